@@ -1,0 +1,1 @@
+"""Code the sunsky-dropship services share: settings, database, SUNSKY client, messaging."""

@@ -1,0 +1,1 @@
+"""The ``dropship`` command: one click group, each subcommand in its own module."""

@@ -1,0 +1,51 @@
+"""Entry point of the ``dropship`` command.
+
+Subcommands are loaded lazily from their own modules, so ``dropship --help`` stays fast and one
+broken subcommand cannot take the others down. Add a command by adding a line to ``COMMANDS``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+
+import click
+
+# name -> "module:attribute" of a click command or group.
+COMMANDS: dict[str, str] = {
+    "broker": "shared.cli.stack_cmd:broker",
+    "migrate": "shared.cli.stack_cmd:migrate",
+    "postgres": "shared.cli.stack_cmd:postgres",
+    "sandbox": "shared.cli.sandbox_cmd:sandbox",
+    "sunsky": "shared.cli.sunsky_cmd:sunsky",
+    "worker": "shared.cli.worker_cmd:worker",
+    "orders": "shared.cli.orders_cmd:orders",
+    "settings": "shared.cli.orders_cmd:settings_group",
+    "dev": "shared.cli.dev_cmd:dev",
+    "demo": "shared.cli.demo_cmd:demo",
+    "topics": "shared.cli.stack_cmd:topics",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module_name, _, attr = target.partition(":")
+        command = getattr(importlib.import_module(module_name), attr)
+        assert isinstance(command, click.Command)
+        return command
+
+
+@click.group(cls=LazyGroup)
+@click.option("--log-level", default="INFO", show_default=True, help="Python logging level.")
+def cli(log_level: str) -> None:
+    """sunsky-dropship: paid Perfex invoices in, SUNSKY orders out."""
+    from shared.logs import configure_logging
+
+    configure_logging(log_level)
+    logging.getLogger(__name__).debug("dropship starting")

@@ -1,0 +1,53 @@
+"""Logging set-up, done once at start-up (STYLE.md point 12).
+
+Every module does ``logger = logging.getLogger(__name__)``. Lines about a message carry its
+order id, event id and topic/partition/offset through ``extra=``/the message text. A filter masks
+anything that looks like a SUNSKY signature or secret in case one slips into a formatted line.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+
+_SECRET_PATTERNS = (
+    re.compile(r"(signature=)[0-9a-fA-F]{32}"),
+    re.compile(r"(secret[\"']?\s*[:=]\s*[\"']?)[^\s\"'&,]+", re.IGNORECASE),
+    re.compile(r"(://[^:/@\s]+:)[^@\s]+(@)"),
+)
+
+
+class RedactSecrets(logging.Filter):
+    """Masks signatures, ``secret=...`` pairs and URL passwords in the final message."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = redact(message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
+
+
+def redact(text: str) -> str:
+    for pattern in _SECRET_PATTERNS:
+        if pattern.groups == 2:
+            text = pattern.sub(r"\1***\2", text)
+        else:
+            text = pattern.sub(r"\1***", text)
+    return text
+
+
+def configure_logging(level: str = "INFO") -> None:
+    root = logging.getLogger()
+    if any(getattr(h, "_dropship", False) for h in root.handlers):
+        root.setLevel(level.upper())
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RedactSecrets())
+    handler._dropship = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+    for noisy in ("aiokafka", "faust", "mode", "httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

@@ -1,0 +1,1 @@
+"""SUNSKY Open API: signing, client, errors, typed results (see ../shared/reference)."""
