@@ -1,0 +1,1 @@
+"""The worker services, one folder each: invoice_listener, placer, tracker, retrier."""

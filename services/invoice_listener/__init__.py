@@ -1,0 +1,1 @@
+"""invoice_listener: Perfex ``invoice.created`` / ``invoice.paid`` -> orders, ``order.ready``."""

@@ -1,0 +1,1 @@
+"""placer: ``order.ready`` -> one SUNSKY order -> ``order.placed`` / ``order.api_failed``."""

@@ -1,0 +1,340 @@
+"""The placer: one ``order.ready`` -> at most one SUNSKY order, whatever is redelivered.
+
+The guarantee rests on three rules:
+
+1. The intent (status Placing, attempt, ``placing_started_at``) is committed *before*
+   ``createOrder`` is sent, always with the same ``siteNumber`` for the order.
+2. Any order that may already have reached SUNSKY (``placing_started_at`` is set: a crash, a
+   timeout, a redelivery) is first looked up by ``siteNumber``, after a settle time, and only
+   placed again when SUNSKY confirms there is none.
+3. Placed/Processing/Shipped/Delivered/Cancelled/API Failed orders are never placed from an
+   ``order.ready``: duplicates and stale messages are no-ops. A retry first moves the order
+   back to Ready to Place, then publishes a new ``order.ready``.
+
+Business failures end in API Failed with a coded reason and an ``order.api_failed`` message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from pydantic import ValidationError
+
+from schemas.orders import ORDER_MESSAGE, OrderApiFailed, OrderPlaced, OrderReady
+from services.placer.caches import BalanceTracker, CountryDirectory
+from shared.db.repository import SHIPPING_WAY_POLICY, UnitOfWork
+from shared.domain.errors import order_error
+from shared.domain.order import (
+    FINAL,
+    SUBMITTED,
+    Order,
+    OrderError,
+    OrderStatus,
+    SunskyPlacement,
+)
+from shared.domain.shipping import choose_shipping_way
+from shared.messaging.emit import emit, new_message_id, utcnow
+from shared.messaging.envelope import Envelope
+from shared.messaging.policy import MessageRejected
+from shared.settings import TOPIC_ORDER_API_FAILED, TOPIC_ORDER_PLACED, Settings
+from shared.sunsky.errors import (
+    SunskyDuplicateOrderError,
+    SunskyError,
+    SunskyUnknownOutcomeError,
+)
+from shared.sunsky.models import CreateOrderRequest, DeliveryAddress, SunskyOrder
+
+logger = logging.getLogger(__name__)
+
+ACTOR = "placer"
+S = OrderStatus
+
+
+def decode(envelope: Envelope) -> OrderReady:
+    try:
+        message = ORDER_MESSAGE.validate_json(envelope.value)
+    except ValidationError as exc:
+        raise MessageRejected("schema_violation", str(exc.errors()[:3])) from None
+    if not isinstance(message, OrderReady):
+        raise MessageRejected("wrong_message_type", f"{message.type} on {envelope.topic}")
+    return message
+
+
+def sunsky_error(exc: SunskyError, now: datetime) -> OrderError:
+    message = "; ".join(exc.messages) or str(exc)
+    return OrderError(code=exc.code, kind=str(exc.kind), message=message,
+                      fix_hint=exc.fix_hint, at=now)
+
+
+class Placer:
+    def __init__(self, settings: Settings, uow: Callable[[], UnitOfWork], sunsky: Any, *,
+                 committed: Callable[[], None] = lambda: None,
+                 clock: Callable[[], datetime] = utcnow,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+        self._settings, self._uow, self._committed = settings, uow, committed
+        self._sunsky, self._clock, self._sleep = sunsky, clock, sleep
+        self.countries = CountryDirectory(lambda: self._sunsky.get_countries())
+        self.balance = BalanceTracker(lambda: self._sunsky.get_balance(),
+                                      ttl=settings.balance_cache_seconds)
+
+    async def handle(self, envelope: Envelope) -> None:
+        message = decode(envelope)
+        await HANDLERS[message.type](self, message, envelope)
+
+    async def on_order_ready(self, message: OrderReady, envelope: Envelope) -> None:
+        order = await self._load(message.order_id)
+        if order is None:
+            raise MessageRejected("unknown_order", f"order {message.order_id} does not exist")
+        if not self._placeable(order, envelope):
+            return
+        if order.placing_started_at is not None and await self._recovered(order, envelope):
+            return
+        await self._place(order, envelope)
+
+    def _placeable(self, order: Order, envelope: Envelope) -> bool:
+        if order.status in (S.READY_TO_PLACE, S.PLACING):
+            return True
+        why = ("already with SUNSKY" if order.status in SUBMITTED or order.status in FINAL
+               else "not ready")
+        logger.info("order %s is %s (%s): %s ignored", order.id, order.status.label, why,
+                    envelope.where())
+        return False
+
+    async def _load(self, order_id: int) -> Order | None:
+        async with self._uow() as uow:
+            return await uow.orders.get(order_id)
+
+    # --- recovery: the order may already exist at SUNSKY ---------------------------------
+    async def _recovered(self, order: Order, envelope: Envelope) -> bool:
+        """Look the order up by siteNumber; True when that settled its fate."""
+        assert order.placing_started_at is not None
+        settle_until = order.placing_started_at + timedelta(
+            seconds=self._settings.placing_settle_seconds)
+        wait = (settle_until - self._clock()).total_seconds()
+        if wait > 0:
+            logger.info("order %s: waiting %.1fs for an earlier attempt to settle", order.id, wait)
+            await self._sleep(wait)
+        found = await self._lookup(order, envelope)
+        if found is None:
+            return False
+        if found is not True:
+            await self._placed(order, found, envelope, how="found by siteNumber")
+        return True
+
+    async def _lookup(self, order: Order, envelope: Envelope) -> SunskyOrder | bool | None:
+        """The SUNSKY order, None when confirmed absent, True when the look-up failed."""
+        assert order.site_number is not None and order.placing_started_at is not None
+        start = (order.placing_started_at - timedelta(days=1)).date()
+        end = (self._clock() + timedelta(days=1)).date()
+        try:
+            found: SunskyOrder | None = await self._sunsky.find_order_by_site_number(
+                order.site_number, created_from=start, created_to=end)
+            return found
+        except SunskyError as exc:
+            await self._failed(order, sunsky_error(exc, self._clock()), envelope)
+            return True
+
+    # --- the normal path ------------------------------------------------------------------
+    async def _place(self, order: Order, envelope: Envelope) -> None:
+        try:
+            prepared = await self._prepare(order)
+        except _Refused as refused:
+            await self._failed(order, refused.error, envelope)
+            return
+        except SunskyError as exc:
+            await self._failed(order, sunsky_error(exc, self._clock()), envelope)
+            return
+        intent = await self._record_intent(order, prepared)
+        if intent is None:
+            return
+        await self._send(intent, prepared, envelope)
+
+    async def _prepare(self, order: Order) -> _Prepared:
+        now, ship = self._clock(), order.shipping
+        country = await self.countries.resolve(ship.country_iso2)
+        if country is None:
+            raise _Refused(order_error("COUNTRY_NOT_SUPPORTED", now, detail=ship.country_iso2))
+        state = _match_state(country, ship.state)
+        if country.ship_to_state and state is None:
+            raise _Refused(order_error("STATE_INVALID", now, detail=f"{ship.state!r}"))
+        quote = await self._sunsky.get_prices_and_freights(
+            country.id, order.lines_for_sunsky, state=state)
+        policy = await self._policy()
+        way = choose_shipping_way(quote.freight_options, policy)
+        if way is None:
+            raise _Refused(order_error("SHIPPING_WAY_NOT_AVAILABLE", now,
+                                       detail=f"to {ship.country_iso2} ({policy})"))
+        total = sum((p.amount for p in quote.prices), Decimal(0)) + way.shipping_cost
+        await self._check_balance(total, now)
+        address = _address(order, country.id, state, way.id)
+        items = [(sku, qty) for sku, qty in order.lines_for_sunsky]
+        request = CreateOrderRequest(site_number=order.site_number or "", items=items,
+                                     address=address, use_balance_only=True)
+        return _Prepared(request, total, country.id, way.id, way.name)
+
+    async def _check_balance(self, total: Decimal, now: datetime) -> None:
+        balance = await self.balance.available(total)
+        if balance < total:
+            error = order_error("BALANCE_NOT_ENOUGH", now,
+                                detail=f"needs {total:.2f} USD, has {balance:.2f} USD")
+            hint = (f"Top up SUNSKY balance: needs {total:.2f} USD, has {balance:.2f} USD; "
+                    "waiting orders are retried once it covers them")
+            raise _Refused(replace(error, fix_hint=hint))
+
+    async def _policy(self) -> dict[str, Any]:
+        async with self._uow() as uow:
+            policy = await uow.orders.get_setting(SHIPPING_WAY_POLICY)
+        return policy if isinstance(policy, dict) else {"mode": "cheapest"}
+
+    async def _record_intent(self, order: Order, prepared: _Prepared) -> Order | None:
+        now = self._clock()
+        async with self._uow() as uow:
+            current = await uow.orders.get(order.id or 0, for_update=True)
+            if current is None or current.status not in (S.READY_TO_PLACE, S.PLACING):
+                return None
+            if current.status == S.READY_TO_PLACE:
+                current = current.transition(S.PLACING, reason=f"attempt {current.attempts + 1}",
+                                             actor=ACTOR, now=now)
+            shipping = replace(current.shipping, sunsky_country_id=prepared.country_id,
+                               shipping_way_id=prepared.way_id, shipping_method=prepared.way_name)
+            current = replace(current, attempts=current.attempts + 1, placing_started_at=now,
+                              shipping=shipping, next_attempt_at=None)
+            current = await uow.orders.save(current)
+            await uow.commit()
+        return current
+
+    async def _send(self, order: Order, prepared: _Prepared, envelope: Envelope) -> None:
+        try:
+            created: SunskyOrder = await self._sunsky.create_order(prepared.request)
+        except (SunskyUnknownOutcomeError, SunskyDuplicateOrderError) as exc:
+            await self._after_ambiguous(order, exc, envelope)
+            return
+        except SunskyError as exc:
+            # A definite refusal: SUNSKY did not create it, the next attempt needs no look-up.
+            await self._failed(order, sunsky_error(exc, self._clock()), envelope,
+                               clear_intent=True)
+            return
+        self.balance.debit(created.total_amount or prepared.total)
+        await self._placed(order, created, envelope, how="createOrder")
+
+    async def _after_ambiguous(self, order: Order, exc: SunskyError, envelope: Envelope) -> None:
+        logger.warning("order %s: createOrder %s; looking it up by siteNumber %s", order.id,
+                       exc.code, order.site_number)
+        self.balance.forget()
+        found = await self._lookup(order, envelope)
+        if found is True:
+            return
+        if isinstance(found, SunskyOrder):
+            await self._placed(order, found, envelope, how=f"found by siteNumber after {exc.code}")
+            return
+        await self._failed(order, sunsky_error(exc, self._clock()), envelope)
+
+    # --- outcomes -------------------------------------------------------------------------
+    async def _placed(self, order: Order, sunsky: SunskyOrder, envelope: Envelope, *,
+                      how: str) -> None:
+        now = self._clock()
+        async with self._uow() as uow:
+            current = await uow.orders.get(order.id or 0, for_update=True)
+            if current is None or current.status in SUBMITTED or current.status in FINAL:
+                return
+            current = current.transition(S.PLACED, reason=f"SUNSKY order {sunsky.number} ({how})",
+                                         actor=ACTOR, now=now)
+            current = replace(current, sunsky=_placement(sunsky), placed_at=now,
+                              last_error=None, next_attempt_at=None)
+            current = await uow.orders.save(current)
+            placed = OrderPlaced(message_id=new_message_id(), order_id=current.id or 0,
+                                 invoice_id=current.invoice_id, occurred_at=now,
+                                 sunsky_order_number=sunsky.number,
+                                 site_number=current.site_number or "",
+                                 total_amount=sunsky.total_amount)
+            await emit(uow, self._settings.topic(TOPIC_ORDER_PLACED), str(current.id), placed)
+            await uow.commit()
+        self._committed()
+        logger.info("order %s placed: SUNSKY %s (%s) from %s", order.id, sunsky.number, how,
+                    envelope.where())
+
+    async def _failed(self, order: Order, error: OrderError, envelope: Envelope, *,
+                      clear_intent: bool = False) -> None:
+        async with self._uow() as uow:
+            current = await uow.orders.get(order.id or 0, for_update=True)
+            if current is None or current.status not in (S.READY_TO_PLACE, S.PLACING):
+                return
+            current = current.fail(error, actor=ACTOR)
+            if clear_intent:
+                current = replace(current, placing_started_at=None)
+            current = await uow.orders.save(current)
+            await emit(uow, self._settings.topic(TOPIC_ORDER_API_FAILED), str(current.id),
+                       _failure_message(current, error), _failure_headers(current, envelope))
+            await uow.commit()
+        self._committed()
+        logger.warning("order %s API Failed [%s/%s] from %s: %s", order.id, error.code,
+                       error.kind, envelope.where(), error.message)
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    request: CreateOrderRequest
+    total: Decimal
+    country_id: int
+    way_id: int
+    way_name: str
+
+
+class _Refused(Exception):
+    def __init__(self, error: OrderError) -> None:
+        super().__init__(error.code)
+        self.error = error
+
+
+def _match_state(country: Any, state: str | None) -> str | None:
+    wanted = (state or "").strip().lower()
+    for candidate in country.states:
+        if wanted in {candidate.code.lower(), candidate.name.lower()}:
+            return str(candidate.code)
+    return None if country.ship_to_state else (state or None)
+
+
+def _address(order: Order, country_id: int, state: str | None, way_id: int) -> DeliveryAddress:
+    s = order.shipping
+    return DeliveryAddress(country_id=country_id, state=state, city=s.city or "",
+                           address=s.address_line1 or "", address2=s.address_line2,
+                           postcode=s.postcode or "", receiver=s.recipient or "",
+                           telephone=s.phone or "", email=s.email, company=s.company,
+                           shipping_way_id=way_id)
+
+
+def _placement(order: SunskyOrder) -> SunskyPlacement:
+    return SunskyPlacement(number=order.number, status=order.status, amount=order.amount,
+                           shipping_cost=order.shipping_cost, total=order.total_amount)
+
+
+def _failure_message(order: Order, error: OrderError) -> OrderApiFailed:
+    return OrderApiFailed(
+        message_id=new_message_id(), order_id=order.id or 0, invoice_id=order.invoice_id,
+        occurred_at=error.at, error_code=error.code, error_kind=error.kind,
+        message=error.message, fix_hint=error.fix_hint, attempt=order.attempts,
+        first_failed_at=order.first_failed_at or error.at)
+
+
+def _failure_headers(order: Order, envelope: Envelope) -> dict[str, str]:
+    error = order.last_error
+    assert error is not None
+    return {
+        "attempt": str(order.attempts), "error.class": error.kind, "error.code": error.code,
+        "original.topic": envelope.topic, "original.partition": str(envelope.partition),
+        "original.offset": str(envelope.offset),
+        "first_failed_at": (order.first_failed_at or error.at).isoformat(),
+    }
+
+
+Handler = Callable[[Placer, Any, Envelope], Awaitable[None]]
+
+HANDLERS: dict[str, Handler] = {
+    "order.ready": Placer.on_order_ready,
+}

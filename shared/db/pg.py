@@ -1,0 +1,252 @@
+"""asyncpg adapters: ``PgOrderRepository`` and ``PgUnitOfWork`` (STYLE.md point 10).
+
+One pool per process; each unit of work acquires a connection and opens a transaction that is
+rolled back unless committed. The Order aggregate maps onto ``orders`` + ``order_items`` +
+``order_status_history`` (0001_orders.sql).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import replace
+from types import TracebackType
+from typing import Any
+
+import asyncpg
+
+from shared.db.repository import Headers, OrderFilter
+from shared.domain.order import (
+    Order,
+    OrderError,
+    OrderItem,
+    OrderStatus,
+    ShippingInfo,
+    StatusChange,
+    SunskyPlacement,
+    site_number_for,
+)
+
+_SHIPPING_COLUMNS = (
+    "recipient", "phone", "email", "company", "address_line1", "address_line2", "city", "state",
+    "postcode", "country_iso2", "country_name", "sunsky_country_id", "shipping_way_id",
+    "shipping_method", "tracking_number", "tracking_url",
+)
+_ORDER_COLUMNS = (
+    "invoice_id", "invoice_number", "source_base_url", "client_id", "customer_company",
+    "contact_name", "contact_email", "currency", "subtotal", "total", "status", "site_number",
+    *_SHIPPING_COLUMNS,
+    "sunsky_order_number", "sunsky_status", "sunsky_amount", "sunsky_shipping_cost",
+    "sunsky_total", "last_error_code", "last_error_kind", "last_error_message",
+    "last_error_hint", "last_error_at", "first_failed_at", "attempts", "next_attempt_at",
+    "placing_started_at", "paid_at", "placed_at",
+)
+
+
+def _row_values(order: Order) -> list[Any]:
+    s, p, e = order.shipping, order.sunsky, order.last_error
+    return [
+        order.invoice_id, order.invoice_number, order.source_base_url, order.client_id,
+        order.customer_company, order.contact_name, order.contact_email, order.currency,
+        order.subtotal, order.total, order.status.value, order.site_number,
+        *(getattr(s, c) for c in _SHIPPING_COLUMNS),
+        p.number if p else None, p.status if p else None, p.amount if p else None,
+        p.shipping_cost if p else None, p.total if p else None,
+        e.code if e else None, e.kind if e else None, e.message if e else None,
+        e.fix_hint if e else None, e.at if e else None,
+        order.first_failed_at, order.attempts, order.next_attempt_at, order.placing_started_at,
+        order.paid_at, order.placed_at,
+    ]
+
+
+def _order_from(row: asyncpg.Record, items: Sequence[asyncpg.Record]) -> Order:
+    error = None
+    if row["last_error_code"]:
+        error = OrderError(row["last_error_code"], row["last_error_kind"] or "",
+                           row["last_error_message"] or "", row["last_error_hint"] or "",
+                           row["last_error_at"])
+    placement = None
+    if row["sunsky_order_number"]:
+        placement = SunskyPlacement(row["sunsky_order_number"], row["sunsky_status"],
+                                    row["sunsky_amount"], row["sunsky_shipping_cost"],
+                                    row["sunsky_total"])
+    return Order(
+        id=row["id"], invoice_id=row["invoice_id"], invoice_number=row["invoice_number"],
+        status=OrderStatus(row["status"]),
+        items=tuple(OrderItem(i["line_no"], i["product_name"], i["sku"], i["quantity"],
+                              i["unit_price"], i["line_total"]) for i in items),
+        shipping=ShippingInfo(**{c: row[c] for c in _SHIPPING_COLUMNS}),
+        source_base_url=row["source_base_url"], client_id=row["client_id"],
+        customer_company=row["customer_company"], contact_name=row["contact_name"],
+        contact_email=row["contact_email"], currency=row["currency"], subtotal=row["subtotal"],
+        total=row["total"], site_number=row["site_number"], sunsky=placement, last_error=error,
+        first_failed_at=row["first_failed_at"], attempts=row["attempts"],
+        next_attempt_at=row["next_attempt_at"], placing_started_at=row["placing_started_at"],
+        paid_at=row["paid_at"], placed_at=row["placed_at"], created_at=row["created_at"],
+    )
+
+
+class PgOrderRepository:
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+
+    async def _load(self, where: str, arg: Any, for_update: bool) -> Order | None:
+        lock = " FOR UPDATE" if for_update else ""
+        row = await self._conn.fetchrow(f"SELECT * FROM orders WHERE {where} = $1{lock}", arg)
+        if row is None:
+            return None
+        items = await self._conn.fetch(
+            "SELECT * FROM order_items WHERE order_id = $1 ORDER BY line_no", row["id"])
+        return _order_from(row, items)
+
+    async def get(self, order_id: int, *, for_update: bool = False) -> Order | None:
+        return await self._load("id", order_id, for_update)
+
+    async def get_by_invoice(self, invoice_id: str, *, for_update: bool = False) -> Order | None:
+        return await self._load("invoice_id", invoice_id, for_update)
+
+    async def add(self, order: Order) -> Order:
+        cols = ", ".join(_ORDER_COLUMNS)
+        marks = ", ".join(f"${n}" for n in range(1, len(_ORDER_COLUMNS) + 1))
+        row = await self._conn.fetchrow(
+            f"INSERT INTO orders ({cols}) VALUES ({marks}) RETURNING id, created_at",
+            *_row_values(order))
+        assert row is not None
+        site = site_number_for(row["id"], order.invoice_id)
+        await self._conn.execute(
+            "UPDATE orders SET site_number = $2 WHERE id = $1", row["id"], site)
+
+        saved = replace(order, id=row["id"], site_number=site, created_at=row["created_at"])
+        await self._write_items(saved)
+        return await self._write_history(saved)
+
+    async def save(self, order: Order, *, items: bool = False) -> Order:
+        assigns = ", ".join(f"{c} = ${n}" for n, c in enumerate(_ORDER_COLUMNS, 2))
+        await self._conn.execute(
+            f"UPDATE orders SET {assigns}, updated_at = now() WHERE id = $1",
+            order.id, *_row_values(order))
+        if items:
+            await self._conn.execute("DELETE FROM order_items WHERE order_id = $1", order.id)
+            await self._write_items(order)
+        return await self._write_history(order)
+
+    async def _write_items(self, order: Order) -> None:
+        await self._conn.executemany(
+            "INSERT INTO order_items (order_id, line_no, product_name, sku, quantity, unit_price,"
+            " line_total) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            [(order.id, i.line_no, i.product_name, i.sku, i.quantity, i.unit_price, i.line_total)
+             for i in order.items])
+
+    async def _write_history(self, order: Order) -> Order:
+
+        await self._conn.executemany(
+            "INSERT INTO order_status_history (order_id, from_status, to_status, reason, actor, at)"
+            " VALUES ($1, $2, $3, $4, $5, $6)",
+            [(order.id, c.from_status.value if c.from_status else None, c.to_status.value,
+              c.reason, c.actor, c.at) for c in order.history])
+        return replace(order, history=())
+
+    async def history(self, order_id: int) -> list[StatusChange]:
+        rows = await self._conn.fetch(
+            "SELECT * FROM order_status_history WHERE order_id = $1 ORDER BY id", order_id)
+        return [StatusChange(OrderStatus(r["from_status"]) if r["from_status"] else None,
+                             OrderStatus(r["to_status"]), r["reason"], r["actor"], r["at"])
+                for r in rows]
+
+    async def list(self, flt: OrderFilter) -> list[Order]:
+        clauses, args = _filter_sql(flt)
+        where = " AND ".join(clauses) or "TRUE"
+        rows = await self._conn.fetch(
+            f"SELECT * FROM orders WHERE {where} ORDER BY id DESC LIMIT {int(flt.limit)}", *args)
+        ids = [r["id"] for r in rows]
+        items = await self._conn.fetch(
+            "SELECT * FROM order_items WHERE order_id = ANY($1) ORDER BY order_id, line_no", ids)
+        by_order: dict[int, list[asyncpg.Record]] = {}
+        for item in items:
+            by_order.setdefault(item["order_id"], []).append(item)
+        return [_order_from(r, by_order.get(r["id"], [])) for r in rows]
+
+    async def record_ignored(self, invoice_id: str, event_id: str, event_type: str,
+                             reason: str) -> None:
+        await self._conn.execute(
+            "INSERT INTO ignored_invoices (invoice_id, event_id, event_type, reason)"
+            " VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+            invoice_id, event_id, event_type, reason)
+
+    async def mark_processed(self, consumer: str, message_id: str) -> bool:
+        row = await self._conn.fetchrow(
+            "INSERT INTO processed_messages (consumer, message_id) VALUES ($1, $2)"
+            " ON CONFLICT DO NOTHING RETURNING 1", consumer, message_id)
+        return row is not None
+
+    async def get_setting(self, name: str) -> Any:
+        value = await self._conn.fetchval("SELECT value FROM app_settings WHERE name = $1", name)
+        return json.loads(value) if isinstance(value, str) else value
+
+    async def set_setting(self, name: str, value: Any, *, by: str) -> None:
+        await self._conn.execute(
+            "INSERT INTO app_settings (name, value, updated_by) VALUES ($1, $2::jsonb, $3)"
+            " ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value, updated_at = now(),"
+            " updated_by = EXCLUDED.updated_by", name, json.dumps(value), by)
+
+    async def add_outbox(self, topic: str, key: str | None, value: bytes,
+                         headers: Headers = ()) -> None:
+        encoded = json.dumps([[k, v.decode("utf-8", "replace")] for k, v in headers])
+        await self._conn.execute(
+            "INSERT INTO outbox (topic, key, value, headers) VALUES ($1, $2, $3, $4::jsonb)",
+            topic, key, value, encoded)
+
+
+def _filter_sql(flt: OrderFilter) -> tuple[list[str], list[Any]]:
+    clauses: list[str] = []
+    args: list[Any] = []
+
+    def add(sql: str, value: Any) -> None:
+        args.append(value)
+        clauses.append(sql.format(f"${len(args)}"))
+
+    if flt.status:
+        add("status = {}", flt.status.value)
+    if flt.created_from:
+        add("created_at >= {}", flt.created_from)
+    if flt.created_to:
+        add("created_at < {}", flt.created_to)
+    if flt.error_code:
+        add("last_error_code = {}", flt.error_code)
+    if flt.customer:
+        add("(client_id = {0} OR customer_company ILIKE '%' || {0} || '%'"
+            " OR contact_name ILIKE '%' || {0} || '%')", flt.customer)
+    return clauses, args
+
+
+class PgUnitOfWork:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+        self._conn: asyncpg.Connection | None = None
+        self._tx: Any = None
+        self._committed = False
+
+    async def __aenter__(self) -> PgUnitOfWork:
+        self._conn = await self._pool.acquire()
+        self._tx = self._conn.transaction()
+        await self._tx.start()
+        self._committed = False
+        self.orders = PgOrderRepository(self._conn)
+        return self
+
+    async def __aexit__(self, et: type[BaseException] | None, e: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        try:
+            if not self._committed:
+                await self._tx.rollback()
+        finally:
+            await self._pool.release(self._conn)
+            self._conn = None
+
+    async def commit(self) -> None:
+        await self._tx.commit()
+        self._committed = True
+
+
+def pg_uow_factory(pool: asyncpg.Pool) -> Any:
+    return lambda: PgUnitOfWork(pool)

@@ -1,0 +1,71 @@
+"""Ports for persistence (STYLE.md point 6): ``OrderRepository`` and ``UnitOfWork``.
+
+Adapters: ``shared.db.pg.PgUnitOfWork`` (asyncpg) and ``tests.fakes.FakeUnitOfWork``; one
+contract suite (tests/integration/test_repository_contract.py) holds both to the same behaviour.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Protocol
+
+from shared.domain.order import Order, OrderStatus, StatusChange
+
+Headers = Sequence[tuple[str, bytes]]
+
+
+@dataclass(frozen=True)
+class OrderFilter:
+    status: OrderStatus | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    customer: str | None = None  # client id, company or contact name (substring)
+    error_code: str | None = None
+    limit: int = 100
+
+
+@dataclass(frozen=True)
+class OutboxMessage:
+    id: int
+    topic: str
+    key: str | None
+    value: bytes
+    headers: list[tuple[str, bytes]]
+
+
+class OrderRepository(Protocol):
+    async def get(self, order_id: int, *, for_update: bool = False) -> Order | None: ...
+    async def get_by_invoice(self, invoice_id: str, *, for_update: bool = False) -> Order | None: ...
+    async def add(self, order: Order) -> Order: ...
+    async def save(self, order: Order, *, items: bool = False) -> Order: ...
+    async def history(self, order_id: int) -> list[StatusChange]: ...
+    async def list(self, flt: OrderFilter) -> list[Order]: ...
+    async def record_ignored(self, invoice_id: str, event_id: str, event_type: str,
+                             reason: str) -> None: ...
+    async def mark_processed(self, consumer: str, message_id: str) -> bool: ...
+    async def get_setting(self, name: str) -> Any: ...
+    async def set_setting(self, name: str, value: Any, *, by: str) -> None: ...
+    async def add_outbox(self, topic: str, key: str | None, value: bytes,
+                         headers: Headers = ()) -> None: ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction per message: rolled back unless ``commit()`` was called."""
+
+    orders: OrderRepository
+
+    async def __aenter__(self) -> UnitOfWork: ...
+    async def __aexit__(self, et: type[BaseException] | None, e: BaseException | None,
+                        tb: TracebackType | None) -> None: ...
+    async def commit(self) -> None: ...
+
+
+class UnitOfWorkFactory(Protocol):
+    def __call__(self) -> UnitOfWork: ...
+
+
+AUTO_PLACE = "auto_place"
+SHIPPING_WAY_POLICY = "shipping_way_policy"

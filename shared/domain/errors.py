@@ -1,0 +1,60 @@
+"""Coded reasons an order needs a person (or a retry), with fix hints.
+
+One table for codes our own checks raise; SUNSKY's codes come from ``shared.sunsky.errors``
+and are stored the same way (code, kind, SUNSKY's message verbatim, fix hint).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import NamedTuple
+
+from shared.domain.order import OrderError
+
+
+class ErrorInfo(NamedTuple):
+    kind: str
+    message: str
+    fix_hint: str
+
+
+ORDER_ERRORS: dict[str, ErrorInfo] = {
+    "ADDRESS_MISSING": ErrorInfo(
+        "needs_action", "The invoice, the client and the billing data carry no address",
+        "Add a shipping address to the invoice or client in Perfex (or the order), then retry"),
+    "ADDRESS_INCOMPLETE": ErrorInfo(
+        "needs_action", "The shipping address is incomplete",
+        "Complete the shipping address (street, city, postcode, country), then retry"),
+    "RECIPIENT_MISSING": ErrorInfo(
+        "needs_action", "No recipient name (primary contact or company)",
+        "Set a primary contact name or company on the client, then retry"),
+    "PHONE_MISSING": ErrorInfo(
+        "needs_action", "No phone number for the recipient (SUNSKY requires one)",
+        "Add a phone number to the primary contact or client, then retry"),
+    "FRACTIONAL_QUANTITY": ErrorInfo(
+        "needs_action", "A SUNSKY line has a fractional or non-positive quantity",
+        "Fix the line quantities to whole numbers, then retry"),
+    "COUNTRY_NOT_SUPPORTED": ErrorInfo(
+        "needs_action", "SUNSKY does not ship to this country",
+        "Use an address in a country SUNSKY ships to, or cancel the order"),
+    "STATE_INVALID": ErrorInfo(
+        "needs_action", "SUNSKY needs a valid state for this country",
+        "Correct the state of the shipping address, then retry"),
+    "SHIPPING_WAY_NOT_AVAILABLE": ErrorInfo(
+        "needs_action", "SUNSKY offers no shipping way for this address and items",
+        "Check the destination and the shipping-way policy, then retry"),
+    "BALANCE_NOT_ENOUGH": ErrorInfo(
+        "needs_action", "The SUNSKY balance does not cover the order",
+        "Top up the SUNSKY balance; waiting orders are retried once it covers them"),
+    "UNKNOWN_OUTCOME": ErrorInfo(
+        "unknown_outcome", "SUNSKY's answer to createOrder never arrived",
+        "Nothing to do: the order is looked up by siteNumber before any new attempt"),
+    "INVALID_MESSAGE": ErrorInfo(
+        "needs_action", "The message broke the schema", "Fix the publisher, then replay"),
+}
+
+
+def order_error(code: str, now: datetime, *, detail: str | None = None) -> OrderError:
+    info = ORDER_ERRORS[code]
+    message = f"{info.message}: {detail}" if detail else info.message
+    return OrderError(code=code, kind=info.kind, message=message, fix_hint=info.fix_hint, at=now)

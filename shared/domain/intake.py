@@ -1,0 +1,207 @@
+"""From a Perfex invoice event to an order decision: pure rules, no I/O.
+
+The contract's rules (perfex-event-contract.md): address precedence, ``<br />`` street lines,
+recipient/phone/email fallbacks, SUNSKY lines = items with ``custom_fields.sunsky_sku``, whole
+quantities, drafts are not orders. ``decide_invoice_event`` returns what to do; the handler
+persists it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from datetime import datetime
+from decimal import Decimal
+
+from schemas.perfex import InvoiceCreated, InvoicePaid, PerfexAddress, PerfexItem
+from shared.domain.errors import ORDER_ERRORS, order_error
+from shared.domain.order import (
+    Order,
+    OrderError,
+    OrderItem,
+    OrderStatus,
+    ShippingInfo,
+    new_order_history,
+)
+
+ACTOR = "invoice_listener"
+_BR = re.compile(r"<br\s*/?>", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Ignore:
+    """The invoice is not a SUNSKY order; record why."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class NoChange:
+    """A duplicate, re-publication or late event: nothing to do."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class Save:
+    """Persist ``order`` (new when ``order.id`` is None); publish ``order.ready`` if ``ready``."""
+
+    order: Order
+    publish_ready: bool
+
+
+Decision = Ignore | NoChange | Save
+
+
+def decide_invoice_event(
+    existing: Order | None, event: InvoiceCreated | InvoicePaid, *, auto_place: bool, now: datetime
+) -> Decision:
+    invoice = event.data.invoice
+    if invoice.is_draft:
+        return Ignore("draft invoice (status 6): not an order yet")
+    if not any(item.sunsky_sku for item in invoice.items):
+        return Ignore("no line carries custom_fields.sunsky_sku: not a SUNSKY order")
+    if event.event_type == "invoice.created":
+        if existing is not None:
+            return NoChange(f"order {existing.id} already exists ({existing.status.label})")
+        snapshot = snapshot_order(event)
+        return Save(new_order_history(snapshot, reason="invoice created", actor=ACTOR, now=now),
+                    publish_ready=False)
+    return _on_paid(existing, event, auto_place=auto_place, now=now)
+
+
+def _on_paid(existing: Order | None, event: InvoicePaid, *, auto_place: bool,
+             now: datetime) -> Decision:
+    if existing is not None and existing.status != OrderStatus.PENDING_PAYMENT:
+        return NoChange(f"order {existing.id} already paid ({existing.status.label})")
+    fresh = replace(snapshot_order(event), paid_at=now)
+    problem = validate_for_placement(fresh, now)
+    if existing is None:
+        target = OrderStatus.API_FAILED if problem else OrderStatus.READY_TO_PLACE
+        reason = f"invoice paid; {problem.code}" if problem else "invoice paid"
+        order = new_order_history(replace(fresh, status=target), reason=reason, actor=ACTOR,
+                                  now=now)
+    else:
+        order = replace(fresh, id=existing.id, site_number=existing.site_number,
+                        created_at=existing.created_at, history=())
+        order = replace(order, status=OrderStatus.PENDING_PAYMENT)
+        if problem is None:
+            order = order.transition(OrderStatus.READY_TO_PLACE, reason="invoice paid",
+                                     actor=ACTOR, now=now)
+    if problem is not None:
+        if order.status != OrderStatus.API_FAILED:
+            order = order.fail(problem, actor=ACTOR)
+        else:
+            order = replace(order, last_error=problem, first_failed_at=now)
+        return Save(order, publish_ready=False)
+    return Save(order, publish_ready=auto_place)
+
+
+def snapshot_order(event: InvoiceCreated | InvoicePaid) -> Order:
+    """The order as the event describes it (status Pending Payment, no id yet)."""
+    data = event.data
+    invoice = data.invoice
+    items = tuple(_item(n, line) for n, line in enumerate(_sunsky_lines(invoice.items), 1))
+    return Order(
+        id=None, invoice_id=invoice.id, invoice_number=invoice.display_number,
+        status=OrderStatus.PENDING_PAYMENT, items=items, shipping=resolve_shipping(event),
+        source_base_url=event.source.base_url, client_id=data.client.userid,
+        customer_company=data.client.company, contact_name=_contact_name(event),
+        contact_email=data.primary_contact.email if data.primary_contact else None,
+        currency=invoice.currency.code, subtotal=invoice.subtotal, total=invoice.total,
+    )
+
+
+def _sunsky_lines(items: list[PerfexItem]) -> list[PerfexItem]:
+    ordered = sorted(items, key=lambda i: _line_order(i.item_order))
+    return [item for item in ordered if item.sunsky_sku]
+
+
+def _line_order(value: str | None) -> int:
+    return int(value) if value and value.isdigit() else 0
+
+
+def _item(line_no: int, line: PerfexItem) -> OrderItem:
+    # A fractional quantity is kept as-is here (rounded down to an int for storage would lie);
+    # validate_for_placement rejects it with FRACTIONAL_QUANTITY before anything is placed.
+    qty = int(line.qty) if line.qty == line.qty.to_integral_value() else -1
+    return OrderItem(line_no=line_no, product_name=line.description or (line.sunsky_sku or ""),
+                     sku=line.sunsky_sku or "", quantity=qty, unit_price=line.rate,
+                     line_total=(line.qty * line.rate).quantize(Decimal("0.01")))
+
+
+def _usable(address: PerfexAddress | None, *, need_country: bool = False) -> bool:
+    if address is None or not (address.street or "").strip():
+        return False
+    return not need_country or (address.country_id or "0") not in {"0", ""}
+
+
+def choose_address(event: InvoiceCreated | InvoicePaid) -> PerfexAddress | None:
+    """The contract's precedence: invoice shipping, client shipping, invoice/client billing."""
+    invoice, client = event.data.invoice, event.data.client
+    if invoice.include_shipping and _usable(invoice.shipping):
+        return invoice.shipping
+    if _usable(client.shipping, need_country=True):
+        return client.shipping
+    if _usable(invoice.billing):
+        return invoice.billing
+    if _usable(client.billing):
+        return client.billing
+    return None
+
+
+def split_street(street: str | None) -> tuple[str | None, str | None]:
+    lines = [part.strip() for part in _BR.split(street or "") for part in part.splitlines()]
+    lines = [line for line in lines if line]
+    if not lines:
+        return None, None
+    return lines[0], (", ".join(lines[1:]) or None)
+
+
+def resolve_shipping(event: InvoiceCreated | InvoicePaid) -> ShippingInfo:
+    address = choose_address(event) or PerfexAddress()
+    line1, line2 = split_street(address.street)
+    contact, client = event.data.primary_contact, event.data.client
+    phone = _clean(contact.phonenumber if contact else None) or _clean(client.phonenumber)
+    return ShippingInfo(
+        recipient=_contact_name(event) or _clean(client.company), phone=phone,
+        email=_clean(contact.email if contact else None), company=_clean(client.company),
+        address_line1=line1, address_line2=line2, city=_clean(address.city),
+        state=_clean(address.state), postcode=_clean(address.zip),
+        country_iso2=(_clean(address.country_iso2) or "").upper() or None,
+        country_name=_clean(address.country_name),
+    )
+
+
+def _contact_name(event: InvoiceCreated | InvoicePaid) -> str | None:
+    contact = event.data.primary_contact
+    if contact is None:
+        return None
+    return " ".join(p for p in (_clean(contact.firstname), _clean(contact.lastname)) if p) or None
+
+
+def _clean(value: str | None) -> str | None:
+    text = (value or "").strip()
+    return text or None
+
+
+def validate_for_placement(order: Order, now: datetime) -> OrderError | None:
+    """The first reason the order cannot be sent to SUNSKY, checked without calling SUNSKY."""
+    if any(item.quantity <= 0 for item in order.items):
+        bad = ", ".join(i.sku for i in order.items if i.quantity <= 0)
+        return order_error("FRACTIONAL_QUANTITY", now, detail=f"lines: {bad}")
+    ship = order.shipping
+    if not ship.address_line1 and not ship.city and not ship.country_iso2:
+        return order_error("ADDRESS_MISSING", now)
+    missing = [name for name, value in (("street", ship.address_line1), ("city", ship.city),
+               ("postcode", ship.postcode), ("country", ship.country_iso2)) if not value]
+    if missing:
+        return order_error("ADDRESS_INCOMPLETE", now, detail="missing " + ", ".join(missing))
+    if not ship.recipient:
+        return order_error("RECIPIENT_MISSING", now)
+    if not ship.phone:
+        return order_error("PHONE_MISSING", now)
+    return None
+
+
+__all__ = ["ORDER_ERRORS", "Decision", "Ignore", "NoChange", "Save", "decide_invoice_event"]

@@ -1,0 +1,77 @@
+"""Faust plumbing shared by every service: one app per service, raw bytes, thin agents.
+
+Each service is its own Faust app id, hence its own consumer group: ops scale one service by
+starting more processes of it, which split the topic's partitions. Agents run with
+``concurrency=1`` (faust #606 can commit past an in-flight message otherwise) and values are
+raw bytes, validated by our pydantic models, not Faust's codecs.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Protocol
+
+import faust
+
+from shared.settings import Settings
+
+
+class Resources(Protocol):
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
+
+
+class ServiceApp(faust.App):
+    """A Faust app that starts the service's resources before agents run, stops them after."""
+
+    resources: Resources | None = None
+
+    async def on_start(self) -> None:
+        await super().on_start()
+        if self.resources is not None:
+            await self.resources.start()
+
+    async def on_stop(self) -> None:
+        if self.resources is not None:
+            await self.resources.stop()
+        await super().on_stop()
+
+
+def broker_urls(bootstrap: str) -> list[str]:
+    return [f"kafka://{host.strip()}" for host in bootstrap.split(",") if host.strip()]
+
+
+def make_app(settings: Settings, service: str, resources: Resources) -> ServiceApp:
+    datadir = Path(settings.state_dir) / "faust" / f"{service}-{os.getpid()}"
+    app = ServiceApp(
+        settings.app_id(service),
+        broker=broker_urls(settings.kafka_bootstrap_servers),
+        value_serializer="raw",
+        key_serializer="raw",
+        web_enabled=False,
+        store="memory://",
+        datadir=str(datadir),
+        topic_partitions=settings.topic_partitions,
+        topic_replication_factor=settings.topic_replication,
+        consumer_auto_offset_reset="earliest",
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=1.0,
+        broker_commit_interval=1.0,
+        producer_acks=-1,
+    )
+    app.resources = resources
+    return app
+
+
+def raw_topic(app: faust.App, settings: Settings, *names: str) -> Any:
+    """A topic (or several, consumed as one stream) of raw bytes, with our prefix."""
+    return app.topic(*(settings.topic(n) for n in names), value_type=bytes, key_type=bytes,
+                     value_serializer="raw", key_serializer="raw",
+                     partitions=settings.topic_partitions)
+
+
+def run_worker(app: faust.App, loglevel: str = "info") -> None:
+    """Run the app until SIGINT/SIGTERM (blocks; owns the event loop)."""
+    worker = faust.Worker(app, loglevel=loglevel, quiet=True)
+    worker.execute_from_commandline()

@@ -1,0 +1,188 @@
+"""In-memory fakes for the ports (STYLE.md point 7): assert on their state, not on calls.
+
+``FakeUnitOfWork`` keeps the same transactional behaviour as ``PgUnitOfWork`` (changes are
+visible only after ``commit()``); ``tests/integration/test_repository_contract.py`` runs one
+suite against both. ``FakeSunsky`` behaves like the sandbox for what the placer uses.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from dataclasses import dataclass, field, replace
+from datetime import date
+from decimal import Decimal
+from types import TracebackType
+from typing import Any
+
+from shared.db.repository import AUTO_PLACE, SHIPPING_WAY_POLICY, Headers, OrderFilter
+from shared.domain.order import Order, StatusChange, site_number_for
+from shared.sunsky.errors import SunskyError
+from shared.sunsky.models import (
+    Country,
+    CreateOrderRequest,
+    FreightOption,
+    PriceLine,
+    Quote,
+    ShippingWay,
+    State,
+    SunskyOrder,
+)
+
+
+@dataclass
+class FakeStore:
+    orders: dict[int, Order] = field(default_factory=dict)
+    history: dict[int, list[StatusChange]] = field(default_factory=dict)
+    ignored: list[tuple[str, str, str, str]] = field(default_factory=list)
+    processed: set[tuple[str, str]] = field(default_factory=set)
+    settings: dict[str, Any] = field(default_factory=lambda: {
+        AUTO_PLACE: True, SHIPPING_WAY_POLICY: {"mode": "cheapest"}})
+    outbox: list[tuple[str, str | None, bytes, list[tuple[str, bytes]]]] = field(
+        default_factory=list)
+    next_id: int = 1
+
+    def messages(self, topic_suffix: str) -> list[bytes]:
+        return [value for topic, _, value, _ in self.outbox if topic.endswith(topic_suffix)]
+
+
+class FakeOrderRepository:
+    def __init__(self, store: FakeStore) -> None:
+        self.store = store
+
+    async def get(self, order_id: int, *, for_update: bool = False) -> Order | None:
+        return self.store.orders.get(order_id)
+
+    async def get_by_invoice(self, invoice_id: str, *, for_update: bool = False) -> Order | None:
+        return next((o for o in self.store.orders.values() if o.invoice_id == invoice_id), None)
+
+    async def add(self, order: Order) -> Order:
+        if await self.get_by_invoice(order.invoice_id) is not None:
+            raise ValueError(f"duplicate invoice {order.invoice_id}")
+        order_id, self.store.next_id = self.store.next_id, self.store.next_id + 1
+        saved = replace(order, id=order_id, site_number=site_number_for(order_id,
+                                                                       order.invoice_id))
+        return await self.save(saved, items=True)
+
+    async def save(self, order: Order, *, items: bool = False) -> Order:
+        assert order.id is not None
+        self.store.history.setdefault(order.id, []).extend(order.history)
+        stored = replace(order, history=())
+        self.store.orders[order.id] = stored
+        return stored
+
+    async def history(self, order_id: int) -> list[StatusChange]:
+        return list(self.store.history.get(order_id, []))
+
+    async def list(self, flt: OrderFilter) -> list[Order]:
+        found = [o for o in self.store.orders.values() if flt.status in (None, o.status)]
+        return sorted(found, key=lambda o: -(o.id or 0))[: flt.limit]
+
+    async def record_ignored(self, invoice_id: str, event_id: str, event_type: str,
+                             reason: str) -> None:
+        self.store.ignored.append((invoice_id, event_id, event_type, reason))
+
+    async def mark_processed(self, consumer: str, message_id: str) -> bool:
+        if (consumer, message_id) in self.store.processed:
+            return False
+        self.store.processed.add((consumer, message_id))
+        return True
+
+    async def get_setting(self, name: str) -> Any:
+        return self.store.settings.get(name)
+
+    async def set_setting(self, name: str, value: Any, *, by: str) -> None:
+        self.store.settings[name] = value
+
+    async def add_outbox(self, topic: str, key: str | None, value: bytes,
+                         headers: Headers = ()) -> None:
+        self.store.outbox.append((topic, key, value, list(headers)))
+
+
+class FakeUnitOfWork:
+    """Works on a copy of the store; ``commit()`` makes the copy the store."""
+
+    def __init__(self, store: FakeStore) -> None:
+        self._committed_store = store
+
+    async def __aenter__(self) -> FakeUnitOfWork:
+        self._work = copy.deepcopy(self._committed_store)
+        self.orders = FakeOrderRepository(self._work)
+        return self
+
+    async def __aexit__(self, et: type[BaseException] | None, e: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        self._work = None  # type: ignore[assignment]
+
+    async def commit(self) -> None:
+        self._committed_store.__dict__.update(self._work.__dict__)
+
+
+def fake_uow_factory(store: FakeStore) -> Any:
+    return lambda: FakeUnitOfWork(store)
+
+
+US = Country(id=41, code="US", name="United States", shipToState=True,
+             stateList=[State(code="IL", name="Illinois"), State(code="NY", name="New York")])
+GB = Country(id=235, code="GB", name="United Kingdom", shipToState=False)
+PRICES = {"S-CAB-0042": Decimal("1.20"), "S-IP4G-0363": Decimal("3.50")}
+
+
+@dataclass
+class FakeSunsky:
+    """The subset of ``SunskyClient`` the placer uses, with SUNSKY's rules for it."""
+
+    balance: Decimal = Decimal("1000")
+    countries: list[Country] = field(default_factory=lambda: [US, GB])
+    freight: list[FreightOption] = field(default_factory=lambda: [
+        FreightOption(id=246, name="Postnord", shippingCost=Decimal("2.93")),
+        FreightOption(id=7, name="DHL Express", shippingCost=Decimal("9.10"))])
+    orders: dict[str, SunskyOrder] = field(default_factory=dict)
+    # Failure injection: raised by the next createOrder; ``create_then_raise`` creates first.
+    create_error: SunskyError | None = None
+    create_then_raise: SunskyError | None = None
+    calls: list[str] = field(default_factory=list)
+    _seq: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    async def get_countries(self) -> list[Country]:
+        self.calls.append("getCountries")
+        return list(self.countries)
+
+    async def get_balance(self) -> Decimal:
+        self.calls.append("getBalance")
+        return self.balance
+
+    async def get_prices_and_freights(self, country_id: int, items: Any,
+                                      state: str | None = None) -> Quote:
+        self.calls.append("getPricesAndFreights")
+        prices = [PriceLine(itemNo=sku, qty=qty, price=PRICES.get(sku, Decimal(1)),
+                            amount=PRICES.get(sku, Decimal(1)) * qty) for sku, qty in items]
+        return Quote(freightList=self.freight, priceList=prices)
+
+    async def create_order(self, req: CreateOrderRequest) -> SunskyOrder:
+        self.calls.append("createOrder")
+        if self.create_error is not None:
+            error, self.create_error = self.create_error, None
+            raise error
+        order = self._create(req)
+        if self.create_then_raise is not None:
+            error, self.create_then_raise = self.create_then_raise, None
+            raise error
+        return order
+
+    def _create(self, req: CreateOrderRequest) -> SunskyOrder:
+        total = sum((PRICES.get(i.item_no, Decimal(1)) * i.qty for i in req.items), Decimal(0))
+        total += next(f.shipping_cost for f in self.freight if f.id == req.address.shipping_way_id)
+        self.balance -= total
+        number = f"26112700{next(self._seq):02d}"
+        order = SunskyOrder(number=number, siteNumber=req.site_number, status=2,
+                            totalAmount=total,
+                            shippingWay=ShippingWay(id=246, name="Postnord",
+                                                    queryUrl="https://t.17track.net/en#nums="))
+        self.orders[number] = order
+        return order
+
+    async def find_order_by_site_number(self, site_number: str, *, created_from: date,
+                                        created_to: date | None = None) -> SunskyOrder | None:
+        self.calls.append("getOrderList")
+        return next((o for o in self.orders.values() if o.site_number == site_number), None)
