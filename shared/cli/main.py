@@ -49,3 +49,7 @@ def cli(log_level: str) -> None:
 
     configure_logging(log_level)
     logging.getLogger(__name__).debug("dropship starting")
+
+
+if __name__ == "__main__":
+    cli()

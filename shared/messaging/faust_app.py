@@ -8,6 +8,7 @@ raw bytes, validated by our pydantic models, not Faust's codecs.
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import Any, Protocol
@@ -15,6 +16,8 @@ from typing import Any, Protocol
 import faust
 
 from shared.settings import Settings
+
+logger = logging.getLogger(__name__)
 
 
 class Resources(Protocol):
@@ -43,7 +46,8 @@ def broker_urls(bootstrap: str) -> list[str]:
 
 
 def make_app(settings: Settings, service: str, resources: Resources) -> ServiceApp:
-    datadir = Path(settings.state_dir) / "faust" / f"{service}-{os.getpid()}"
+    datadir = Path(settings.state_dir).resolve() / "faust" / f"{service}-{os.getpid()}"
+    datadir.parent.mkdir(parents=True, exist_ok=True)
     app = ServiceApp(
         settings.app_id(service),
         broker=broker_urls(settings.kafka_bootstrap_servers),
@@ -61,6 +65,14 @@ def make_app(settings: Settings, service: str, resources: Resources) -> ServiceA
         producer_acks=-1,
     )
     app.resources = resources
+
+    @app.on_partitions_assigned.connect
+    async def _log_assignment(*args: Any, **kwargs: Any) -> None:
+        assigned = next((a for a in (*args, *kwargs.values()) if isinstance(a, set)), set())
+        names = sorted(f"{tp.topic}:{tp.partition}" for tp in assigned)
+        # Tests and operators wait for this line: the worker now consumes these partitions.
+        logger.info("%s assigned partitions: %s", service, " ".join(names) or "(none)")
+
     return app
 
 

@@ -1,0 +1,139 @@
+"""``dropship dev``: the whole system on embedded defaults, stopped cleanly with Ctrl-C.
+
+Brings up, in order: the embedded Kafka-compatible broker (unless KAFKA_BOOTSTRAP_SERVERS is
+set), PostgreSQL (DATABASE_URL, else the local server, else an embedded one), migrations and
+topics, the SUNSKY sandbox (unless SUNSKY_BASE_URL is set), then every worker service as its
+own process. Output of each is prefixed with its name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from types import FrameType
+
+import click
+
+from shared.cli.common import fail
+from shared.cli.worker_cmd import SERVICES
+from shared.db.migrate import migrate
+from shared.db.pool import create_pool
+from shared.messaging.topics import ensure_topics
+from shared.settings import SANDBOX_API_KEY, SANDBOX_API_SECRET, Settings
+from shared.stack.broker import BrokerError, EmbeddedBroker
+from shared.stack.postgres import resolve_database_url
+from shared.stack.supervisor import Supervisor, dropship_argv
+
+
+@click.command()
+@click.option("--broker-port", default=9092, show_default=True)
+@click.option("--sandbox-port", default=8765, show_default=True)
+@click.option("--auto-advance", default=20.0, show_default=True,
+              help="Sandbox: seconds per step paid->shipped->delivered (0: never).")
+def dev(broker_port: int, sandbox_port: int, auto_advance: float) -> None:
+    """Run broker, database, sandbox and all workers until Ctrl-C."""
+    broker = None
+    if "KAFKA_BOOTSTRAP_SERVERS" not in os.environ:
+        broker = _start_broker(broker_port)
+    settings = Settings(**({"kafka_bootstrap_servers": broker.bootstrap} if broker else {}))
+    supervisor = None
+    try:
+        env = _prepare(settings)
+        supervisor = Supervisor(env, echo=sys.stdout, log_dir=_log_dir(settings))
+        if "SUNSKY_BASE_URL" not in os.environ:
+            env.update(_start_sandbox(supervisor, sandbox_port, auto_advance))
+        for name in SERVICES:
+            if _available(name):
+                supervisor.start(name, dropship_argv("worker", name), env)
+        _banner(settings, env)
+        _wait(supervisor)
+    finally:
+        click.echo("stopping...")
+        if supervisor:
+            supervisor.stop_all()
+        if broker:
+            broker.stop()
+        click.echo("stopped")
+
+
+def _start_broker(port: int) -> EmbeddedBroker:
+    broker = EmbeddedBroker(port=port)
+    try:
+        broker.start()
+    except BrokerError as exc:
+        fail(f"{exc} (or set KAFKA_BOOTSTRAP_SERVERS to use a running broker)")
+    return broker
+
+
+def _prepare(settings: Settings) -> dict[str, str]:
+    async def main() -> str:
+        url = await resolve_database_url(settings)
+        pool = await create_pool(url, settings.database_schema, max_size=1)
+        try:
+            await migrate(pool, settings.database_schema)
+        finally:
+            await pool.close()
+        await ensure_topics(settings)
+        return url
+
+    url = asyncio.run(main())
+    return {"KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers, "DATABASE_URL": url}
+
+
+def _start_sandbox(supervisor: Supervisor, port: int, auto_advance: float) -> dict[str, str]:
+    argv = dropship_argv("sandbox", "--port", str(port))
+    if auto_advance > 0:
+        argv += ["--auto-advance", str(auto_advance)]
+    supervisor.start("sandbox", argv)
+    return {"SUNSKY_BASE_URL": f"http://127.0.0.1:{port}", "SUNSKY_API_KEY": SANDBOX_API_KEY,
+            "SUNSKY_API_SECRET": SANDBOX_API_SECRET, "SUNSKY_MAX_CALLS_PER_SECOND": "0"}
+
+
+def _available(service: str) -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(SERVICES[service]) is not None
+    except ModuleNotFoundError:  # a service not built yet
+        return False
+
+
+def _log_dir(settings: Settings) -> Path:
+    path = Path(settings.state_dir) / "logs"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _banner(settings: Settings, env: dict[str, str]) -> None:
+    lines = [
+        "", "sunsky-dropship is up:",
+        f"  broker      {settings.kafka_bootstrap_servers}",
+        f"  SUNSKY      {env.get('SUNSKY_BASE_URL', settings.sunsky_base_url)}",
+        f"  logs        {Path(settings.state_dir) / 'logs'}",
+        "In another terminal (same environment):",
+        "  dropship demo publish --count 20     # Perfex-like invoice events",
+        "  dropship orders list                 # watch them move",
+        "Ctrl-C stops everything.", "",
+    ]
+    click.echo("\n".join(lines))
+
+
+def _wait(supervisor: Supervisor) -> None:
+    stop = False
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        while not stop:
+            time.sleep(0.5)
+            for name in supervisor.dead():
+                fail(f"{name} exited unexpectedly; see its log above")
+    except KeyboardInterrupt:
+        pass

@@ -1,0 +1,35 @@
+"""``dropship worker NAME``: run one service as its own process (its own consumer group)."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+
+import click
+
+from shared.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+SERVICES = {
+    "invoice-listener": "services.invoice_listener.app",
+    "placer": "services.placer.app",
+    "tracker": "services.tracker.app",
+    "retrier": "services.retrier.app",
+}
+
+
+@click.command()
+@click.argument("name", type=click.Choice(sorted(SERVICES)))
+def worker(name: str) -> None:
+    """Run one worker service until Ctrl-C. Start more processes of it to scale out."""
+    from shared.messaging.faust_app import run_worker
+    from shared.messaging.topics import ensure_topics
+
+    settings = Settings()
+    logger.info("starting %s with %s", name, settings.redacted())
+    asyncio.run(ensure_topics(settings))
+    module = importlib.import_module(SERVICES[name])
+    app = module.build_app(settings)
+    run_worker(app, loglevel=settings.log_level.lower())

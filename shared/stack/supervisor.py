@@ -1,0 +1,99 @@
+"""A tiny process supervisor for ``dropship dev`` and the end-to-end tests.
+
+Starts named child processes (``python -m shared.cli.main ...``) with an environment, prefixes
+their output with the name, and stops them in reverse order: SIGTERM, then SIGKILL after a grace
+period. ``kill(name)`` sends SIGKILL at once (crash tests).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+logger = logging.getLogger(__name__)
+
+STOP_GRACE_SECONDS = 10.0
+
+
+def dropship_argv(*args: str) -> list[str]:
+    return [sys.executable, "-m", "shared.cli.main", *args]
+
+
+@dataclass
+class Child:
+    name: str
+    process: subprocess.Popen[bytes]
+    log_path: Path | None = None
+    _pump: threading.Thread | None = field(default=None, repr=False)
+
+    @property
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+
+class Supervisor:
+    def __init__(self, env: Mapping[str, str], *, log_dir: Path | None = None,
+                 echo: IO[str] | None = None) -> None:
+        self._env = {**os.environ, **env}
+        self._log_dir, self._echo = log_dir, echo
+        self.children: dict[str, Child] = {}
+
+    def start(self, name: str, argv: Sequence[str], env: Mapping[str, str] | None = None) -> Child:
+        log_path = self._log_dir / f"{name}.log" if self._log_dir else None
+        process = subprocess.Popen(
+            list(argv), env={**self._env, **(env or {})}, stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+        child = Child(name, process, log_path)
+        child._pump = threading.Thread(target=self._pump, args=(child,), daemon=True)
+        child._pump.start()
+        self.children[name] = child
+        logger.info("started %s (pid %s)", name, process.pid)
+        return child
+
+    def _pump(self, child: Child) -> None:
+        assert child.process.stdout is not None
+        sink = child.log_path.open("ab") if child.log_path else None
+        try:
+            for line in child.process.stdout:
+                if sink:
+                    sink.write(line)
+                    sink.flush()
+                if self._echo:
+                    self._echo.write(f"{child.name:>16} | {line.decode('utf-8', 'replace')}")
+                    self._echo.flush()
+        finally:
+            if sink:
+                sink.close()
+
+    def kill(self, name: str) -> None:
+        child = self.children[name]
+        if child.alive:
+            os.killpg(child.process.pid, signal.SIGKILL)
+            child.process.wait()
+
+    def stop(self, name: str, grace: float = STOP_GRACE_SECONDS) -> None:
+        child = self.children[name]
+        if child.alive:
+            os.killpg(child.process.pid, signal.SIGTERM)
+            try:
+                child.process.wait(grace)
+            except subprocess.TimeoutExpired:
+                logger.warning("%s ignored SIGTERM for %.0fs: killing it", name, grace)
+                self.kill(name)
+        if child._pump:
+            child._pump.join(2)
+
+    def stop_all(self) -> None:
+        for name in reversed(list(self.children)):
+            self.stop(name)
+
+    def dead(self) -> list[str]:
+        return [name for name, child in self.children.items() if not child.alive]

@@ -1,0 +1,206 @@
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from schemas.orders import ORDER_MESSAGE, OrderApiFailed, OrderPlaced, OrderReady
+from services.placer.handlers import Placer
+from shared.demo.perfex_events import address, encode, invoice_event
+from shared.domain.intake import Save, decide_invoice_event
+from shared.domain.order import OrderStatus
+from shared.messaging.envelope import Envelope
+from shared.messaging.policy import MessageRejected
+from shared.settings import Settings
+from shared.sunsky.errors import (
+    SunskyDuplicateOrderError,
+    SunskyNeedsActionError,
+    SunskyUnknownOutcomeError,
+)
+from tests.fakes import FakeStore, FakeSunsky, FakeUnitOfWork, fake_uow_factory
+
+NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+SETTINGS = Settings(placing_settle_seconds=30)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = NOW
+        self.slept: list[float] = []
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += timedelta(seconds=seconds)
+
+
+async def seed_order(store: FakeStore, invoice_id: int = 42, **kw: object) -> int:
+    from schemas.perfex import INVOICE_EVENT
+
+    event = INVOICE_EVENT.validate_json(encode(invoice_event("invoice.paid", invoice_id, **kw)))
+    decision = decide_invoice_event(None, event, auto_place=True, now=NOW)
+    assert isinstance(decision, Save)
+    async with FakeUnitOfWork(store) as uow:
+        order = await uow.orders.add(decision.order)
+        await uow.commit()
+    assert order.id is not None
+    return order.id
+
+
+def ready(order_id: int, offset: int = 0) -> Envelope:
+    msg = OrderReady(message_id=f"m{offset}", order_id=order_id, invoice_id="42", occurred_at=NOW)
+    return Envelope("order.ready", 0, offset, str(order_id), msg.model_dump_json().encode())
+
+
+@pytest.fixture
+def store() -> FakeStore:
+    return FakeStore()
+
+
+@pytest.fixture
+def sunsky() -> FakeSunsky:
+    return FakeSunsky()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def placer(store: FakeStore, sunsky: FakeSunsky, clock: Clock) -> Placer:
+    return Placer(SETTINGS, fake_uow_factory(store), sunsky, clock=clock, sleep=clock.sleep)
+
+
+def outbox(store: FakeStore, suffix: str) -> list:
+    return [ORDER_MESSAGE.validate_json(v) for v in store.messages(suffix)]
+
+
+async def test_places_once_and_publishes_order_placed(
+        store: FakeStore, sunsky: FakeSunsky, placer: Placer) -> None:
+    order_id = await seed_order(store)
+    await placer.handle(ready(order_id))
+    await placer.handle(ready(order_id, offset=1))  # a duplicate delivery
+    order = store.orders[order_id]
+    assert order.status == OrderStatus.PLACED and order.sunsky is not None
+    assert len(sunsky.orders) == 1
+    [placed] = outbox(store, "order.placed")
+    assert isinstance(placed, OrderPlaced) and placed.sunsky_order_number == order.sunsky.number
+    assert order.shipping.shipping_method == "Postnord"  # cheapest by policy
+    assert [c.to_status for c in store.history[order_id]][-2:] == [
+        OrderStatus.PLACING, OrderStatus.PLACED]
+
+
+async def test_steady_state_costs_two_sunsky_calls_per_order(
+        store: FakeStore, sunsky: FakeSunsky, placer: Placer) -> None:
+    ids = [await seed_order(store, invoice_id=n) for n in range(1, 6)]
+    for order_id in ids:
+        await placer.handle(ready(order_id))
+    per_order = [c for c in sunsky.calls if c not in {"getCountries", "getBalance"}]
+    assert len(per_order) == 2 * len(ids)
+    assert sunsky.calls.count("getCountries") == 1 and sunsky.calls.count("getBalance") == 1
+
+
+async def test_low_balance_fails_before_create_order(
+        store: FakeStore, sunsky: FakeSunsky, placer: Placer) -> None:
+    sunsky.balance = Decimal("1.00")
+    order_id = await seed_order(store)
+    await placer.handle(ready(order_id))
+    order = store.orders[order_id]
+    assert order.status == OrderStatus.API_FAILED and order.last_error is not None
+    assert order.last_error.code == "BALANCE_NOT_ENOUGH"
+    assert "needs" in order.last_error.fix_hint and "has 1.00 USD" in order.last_error.fix_hint
+    assert "createOrder" not in sunsky.calls
+    [failed] = outbox(store, "order.api_failed")
+    assert isinstance(failed, OrderApiFailed) and failed.error_code == "BALANCE_NOT_ENOUGH"
+    headers = dict(store.outbox[-1][3])
+    assert headers["error.code"] == b"BALANCE_NOT_ENOUGH" and headers["attempt"] == b"0"
+
+
+async def test_unsupported_country_and_bad_state(store: FakeStore, placer: Placer) -> None:
+    br = await seed_order(store, 1, shipping=address(iso2="BR", state="SP"))
+    bad_state = await seed_order(store, 2, shipping=address(state="ZZ"))
+    await placer.handle(ready(br))
+    await placer.handle(ready(bad_state))
+    assert store.orders[br].last_error.code == "COUNTRY_NOT_SUPPORTED"  # type: ignore[union-attr]
+    assert store.orders[bad_state].last_error.code == "STATE_INVALID"  # type: ignore[union-attr]
+
+
+async def test_needs_action_refusal_from_sunsky(
+        store: FakeStore, sunsky: FakeSunsky, placer: Placer) -> None:
+    sunsky.create_error = SunskyNeedsActionError(
+        "INVALID_DELIVERY_ADDRESS", ["INVALID_DELIVERY_ADDRESS: postcode"],
+        endpoint="order!createOrder.do", fix_hint="Correct the shipping address, then retry")
+    order_id = await seed_order(store)
+    await placer.handle(ready(order_id))
+    order = store.orders[order_id]
+    assert order.status == OrderStatus.API_FAILED
+    assert order.last_error is not None and order.last_error.message.endswith("postcode")
+    assert order.placing_started_at is None  # a definite refusal: no look-up next time
+
+
+async def test_unknown_outcome_that_did_create_is_found_not_placed_again(
+        store: FakeStore, sunsky: FakeSunsky, placer: Placer) -> None:
+    sunsky.create_then_raise = SunskyUnknownOutcomeError(
+        "UNKNOWN_OUTCOME", ["read timeout"], endpoint="order!createOrder.do", fix_hint="")
+    order_id = await seed_order(store)
+    await placer.handle(ready(order_id))
+    order = store.orders[order_id]
+    assert order.status == OrderStatus.PLACED and len(sunsky.orders) == 1
+    assert order.sunsky is not None and order.sunsky.number in sunsky.orders
+
+
+async def test_unknown_outcome_that_did_not_create_fails_then_retry_looks_up_first(
+        store: FakeStore, sunsky: FakeSunsky, placer: Placer, clock: Clock) -> None:
+    sunsky.create_error = SunskyUnknownOutcomeError(
+        "UNKNOWN_OUTCOME", ["read timeout"], endpoint="order!createOrder.do", fix_hint="")
+    order_id = await seed_order(store)
+    await placer.handle(ready(order_id))
+    order = store.orders[order_id]
+    assert order.status == OrderStatus.API_FAILED and order.placing_started_at is not None
+    # an admin/retrier moves it back and re-publishes
+    store.orders[order_id] = order.transition(OrderStatus.READY_TO_PLACE, reason="retry",
+                                              actor="test", now=clock.now)
+    sunsky.calls.clear()
+    await placer.handle(ready(order_id, offset=2))
+    assert clock.slept == [30.0]  # waited for the earlier attempt to settle
+    assert sunsky.calls[0] == "getOrderList" and "createOrder" in sunsky.calls
+    assert store.orders[order_id].status == OrderStatus.PLACED and len(sunsky.orders) == 1
+
+
+async def test_crash_after_intent_recovers_by_lookup(
+        store: FakeStore, sunsky: FakeSunsky, placer: Placer, clock: Clock) -> None:
+    order_id = await seed_order(store)
+    await placer.handle(ready(order_id))
+    placed = store.orders[order_id]
+    # Simulate: createOrder reached SUNSKY but the process died before the commit.
+    store.orders[order_id] = replace(placed, status=OrderStatus.PLACING, sunsky=None)
+    clock.now += timedelta(minutes=5)
+    await placer.handle(ready(order_id, offset=1))
+    assert store.orders[order_id].status == OrderStatus.PLACED and len(sunsky.orders) == 1
+
+
+async def test_duplicate_site_number_is_resolved_by_lookup(
+        store: FakeStore, sunsky: FakeSunsky, placer: Placer) -> None:
+    sunsky.create_then_raise = SunskyDuplicateOrderError(
+        "DUPLICATE_SITE_NUMBER", ["该订单已下单"], endpoint="order!createOrder.do", fix_hint="")
+    order_id = await seed_order(store)
+    await placer.handle(ready(order_id))
+    assert store.orders[order_id].status == OrderStatus.PLACED and len(sunsky.orders) == 1
+
+
+async def test_non_ready_orders_are_left_alone(store: FakeStore, sunsky: FakeSunsky,
+                                               placer: Placer) -> None:
+    order_id = await seed_order(store)
+    store.orders[order_id] = replace(store.orders[order_id], status=OrderStatus.API_FAILED)
+    await placer.handle(ready(order_id))
+    assert sunsky.calls == [] and store.outbox == []
+
+
+async def test_unknown_order_is_rejected(placer: Placer) -> None:
+    with pytest.raises(MessageRejected):
+        await placer.handle(ready(999))
