@@ -36,6 +36,9 @@ from shared.stack.supervisor import Supervisor, dropship_argv
               help="Sandbox: seconds per step paid->shipped->delivered (0: never).")
 def dev(broker_port: int, sandbox_port: int, auto_advance: float) -> None:
     """Run broker, database, sandbox and all workers until Ctrl-C."""
+    from shared.logs import configure_logging
+
+    configure_logging(Settings().log_level)
     broker = None
     if "KAFKA_BOOTSTRAP_SERVERS" not in os.environ:
         broker = _start_broker(broker_port)

@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "dev": "shared.cli.dev_cmd:dev",
     "demo": "shared.cli.demo_cmd:demo",
     "topics": "shared.cli.stack_cmd:topics",
+    "replay": "shared.cli.replay_cmd:replay",
 }
 
 
@@ -42,7 +43,8 @@ class LazyGroup(click.Group):
 
 
 @click.group(cls=LazyGroup)
-@click.option("--log-level", default="INFO", show_default=True, help="Python logging level.")
+@click.option("--log-level", envvar="LOG_LEVEL", default="WARNING", show_default=True,
+              help="Python logging level (services and the dev stack log at INFO or LOG_LEVEL).")
 def cli(log_level: str) -> None:
     """sunsky-dropship: paid Perfex invoices in, SUNSKY orders out."""
     from shared.logs import configure_logging

@@ -175,3 +175,27 @@ def _set(name: str, value: Any) -> None:
             await uow.commit()
 
     with_session(body)
+
+
+# Commands other modules add to ``dropship orders`` (module, attribute); absent ones are skipped.
+ORDER_EXTENSIONS = (
+    ("shared.cli.retry_cmd", "retry"),
+    ("shared.cli.retry_cmd", "edit_address"),
+    ("shared.cli.tracking_cmd", "refresh"),
+)
+
+
+def _register_extensions() -> None:
+    import importlib
+
+    for module_name, attr in ORDER_EXTENSIONS:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue
+        orders.add_command(getattr(module, attr))
+
+
+_register_extensions()

@@ -27,7 +27,10 @@ def worker(name: str) -> None:
     from shared.messaging.faust_app import run_worker
     from shared.messaging.topics import ensure_topics
 
+    from shared.logs import configure_logging
+
     settings = Settings()
+    configure_logging(settings.log_level)
     logger.info("starting %s with %s", name, settings.redacted())
     asyncio.run(ensure_topics(settings))
     module = importlib.import_module(SERVICES[name])

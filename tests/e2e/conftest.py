@@ -1,0 +1,154 @@
+"""End-to-end tier: whole services as processes against the real broker, PostgreSQL and the
+SUNSKY sandbox over HTTP. ``pipeline`` gives each test its own topics, groups and schema."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest_asyncio
+from aiokafka import AIOKafkaConsumer
+
+from shared.db.migrate import migrate
+from shared.db.pool import create_pool
+from shared.messaging.publisher import KafkaPublisher
+from shared.messaging.topics import ensure_topics
+from shared.sandbox.runner import RunningSandbox
+from shared.settings import Settings
+from shared.stack.supervisor import Supervisor, dropship_argv
+from tests.fixtures.stack import drop_schema
+
+_counter = itertools.count(1)
+READY_LINE = "assigned partitions:"
+
+
+class Pipeline:
+    """Services as processes, plus what a test needs to drive and observe them."""
+
+    def __init__(self, settings: Settings, sandbox: RunningSandbox, pool: asyncpg.Pool,
+                 log_dir: Path, extra_env: dict[str, str]) -> None:
+        self.settings, self.sandbox, self.pool, self.log_dir = settings, sandbox, pool, log_dir
+        self.env = {
+            "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
+            "DATABASE_URL": settings.database_url or "",
+            "DATABASE_SCHEMA": settings.database_schema,
+            "TOPIC_PREFIX": settings.topic_prefix, "GROUP_PREFIX": settings.group_prefix,
+            "TOPIC_PARTITIONS": str(settings.topic_partitions),
+            "SUNSKY_BASE_URL": sandbox.base_url, "SUNSKY_API_KEY": sandbox.config.api_key,
+            "SUNSKY_API_SECRET": sandbox.config.api_secret, "SUNSKY_MAX_CALLS_PER_SECOND": "0",
+            "STATE_DIR": str(log_dir / "state"), "LOG_LEVEL": "INFO", **extra_env,
+        }
+        self.supervisor = Supervisor(self.env, log_dir=log_dir)
+        self.publisher = KafkaPublisher(settings.kafka_bootstrap_servers, client_id="e2e-test")
+
+    async def start(self, name: str, service: str | None = None, timeout: float = 60) -> None:
+        """Start ``dropship worker SERVICE`` as process NAME; wait until it consumes."""
+        child = self.supervisor.start(name, dropship_argv("worker", service or name))
+        await self.wait_for_log(name, READY_LINE, timeout=timeout)
+        assert child.alive, self.log(name)
+
+    def log(self, name: str) -> str:
+        path = self.log_dir / f"{name}.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    async def wait_for_log(self, name: str, text: str, *, timeout: float = 60,
+                           after: int = 0) -> None:
+        deadline = time.monotonic() + timeout
+        while text not in self.log(name)[after:]:
+            assert self.supervisor.children[name].alive, f"{name} died:\n{self.log(name)[-3000:]}"
+            assert time.monotonic() < deadline, f"{name}: no {text!r}:\n{self.log(name)[-3000:]}"
+            await asyncio.sleep(0.2)
+
+    async def publish(self, topic: str, key: str | None, value: bytes) -> None:
+        await self.publisher.publish(self.settings.topic(topic), key, value)
+
+    async def publish_many(self, records: list[tuple[str, str | None, bytes]]) -> None:
+        await self.publisher.publish_many(
+            [(self.settings.topic(t), k, v, []) for t, k, v in records])
+
+    async def statuses(self) -> dict[str, str]:
+        rows = await self.pool.fetch("SELECT invoice_id, status FROM orders")
+        return {r["invoice_id"]: r["status"] for r in rows}
+
+    async def eventually(self, check: Callable[[], Awaitable[Any]], *, timeout: float = 60,
+                         what: str = "condition") -> Any:
+        deadline = time.monotonic() + timeout
+        while True:
+            result = await check()
+            if result:
+                return result
+            assert time.monotonic() < deadline, f"timed out waiting for {what}: {result!r}"
+            await asyncio.sleep(0.3)
+
+    async def read_topic(self, topic: str, *, expect: int, timeout: float = 30) -> list[Any]:
+        """Every record on ``topic`` (from the start), waiting until ``expect`` arrived."""
+        consumer = AIOKafkaConsumer(self.settings.topic(topic),
+                                    bootstrap_servers=self.settings.kafka_bootstrap_servers,
+                                    auto_offset_reset="earliest", enable_auto_commit=False)
+        await consumer.start()
+        records: list[Any] = []
+        try:
+            deadline = time.monotonic() + timeout
+            while len(records) < expect and time.monotonic() < deadline:
+                batch = await consumer.getmany(timeout_ms=500)
+                records += [r for rs in batch.values() for r in rs]
+        finally:
+            await consumer.stop()
+        return records
+
+    async def sunsky_requests(self, path: str) -> list[dict[str, Any]]:
+        import httpx
+
+        async with httpx.AsyncClient(base_url=self.sandbox.base_url) as client:
+            response = await client.get("/_sandbox/requests", params={"path": path})
+            return list(response.json()["requests"])
+
+    async def sandbox_get_orders(self) -> list[dict[str, Any]]:
+        import httpx
+
+        async with httpx.AsyncClient(base_url=self.sandbox.base_url) as client:
+            response = await client.get("/_sandbox/orders")
+            return list(response.json()["orders"])
+
+    async def sandbox_post(self, route: str, body: dict[str, Any]) -> Any:
+        import httpx
+
+        async with httpx.AsyncClient(base_url=self.sandbox.base_url) as client:
+            response = await client.post(route, json=body)
+            response.raise_for_status()
+            return response.json()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def pipeline_factory(stack_settings: Settings, sandbox: RunningSandbox,
+                           tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[Pipeline]]]:
+    made: list[Pipeline] = []
+
+    async def make(partitions: int = 4, **env: str) -> Pipeline:
+        n = next(_counter)
+        base = stack_settings.database_schema
+        settings = stack_settings.model_copy(update={
+            "database_schema": f"{base}_e{n}", "topic_prefix": f"{stack_settings.topic_prefix}e{n}.",
+            "group_prefix": f"{stack_settings.group_prefix}e{n}", "topic_partitions": partitions})
+        assert settings.database_url is not None
+        pool = await create_pool(settings.database_url, settings.database_schema)
+        await migrate(pool, settings.database_schema)
+        await ensure_topics(settings)
+        pipeline = Pipeline(settings, sandbox, pool, tmp_path / f"p{n}", env)
+        pipeline.log_dir.mkdir(parents=True, exist_ok=True)
+        await pipeline.publisher.start()
+        made.append(pipeline)
+        return pipeline
+
+    yield make
+    for pipeline in made:
+        pipeline.supervisor.stop_all()
+        await pipeline.publisher.stop()
+        await pipeline.pool.close()
+        assert pipeline.settings.database_url is not None
+        await drop_schema(pipeline.settings.database_url, pipeline.settings.database_schema)
