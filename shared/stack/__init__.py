@@ -1,0 +1,1 @@
+"""The local development stack: an embedded Kafka-compatible broker and PostgreSQL discovery."""
