@@ -38,7 +38,7 @@ ALL_TOPICS = (
 
 # The sandbox's built-in credentials; `dropship dev` and the tests use them.
 SANDBOX_API_KEY = "sandbox-key"
-SANDBOX_API_SECRET = "sandbox-secret"  # noqa: S105 - a public, sandbox-only value
+SANDBOX_API_SECRET = "sandbox-secret"  # a public, sandbox-only value
 
 
 class Settings(BaseSettings):
@@ -51,9 +51,13 @@ class Settings(BaseSettings):
     database_url: str | None = Field(default=None)
     database_schema: str = Field(default="public", description="search_path for every query")
     topic_prefix: str = Field(default="", description="prepended to every topic name")
-    group_prefix: str = Field(default="dropship", description="Faust app id / consumer group prefix")
+    group_prefix: str = Field(default="dropship",
+                              description="Faust app id / consumer group prefix")
     topic_partitions: int = Field(default=8, ge=1)
     topic_replication: int = Field(default=1, ge=1)
+    # How fast a dead worker's partitions move to another one (and how long a new member waits
+    # to join on Tansu, which ignores LeaveGroup). Kafka's usual 10 s; tests use less.
+    kafka_session_timeout_seconds: float = Field(default=10.0, gt=0)
     state_dir: str = Field(default=".dropship", description="local data: embedded PG, Faust state")
 
     # --- SUNSKY ---------------------------------------------------------------------------
@@ -72,6 +76,35 @@ class Settings(BaseSettings):
     # After an unknown createOrder outcome, wait this long after the attempt started before
     # asking SUNSKY whether the order exists (a slow request may still land).
     placing_settle_seconds: float = Field(default=30.0, ge=0)
+
+    # --- failures: retries, sweeps, replay (issue 4) ----------------------------------------
+    retry_first_delay_seconds: float = Field(default=5.0, gt=0)
+    retry_factor: float = Field(default=2.0, ge=1)
+    retry_max_delay_seconds: float = Field(default=600.0, gt=0)
+    retry_max_attempts: int = Field(default=6, ge=1)
+    retry_jitter: float = Field(default=0.2, ge=0, lt=1)
+    retry_scan_seconds: float = Field(default=1.0, gt=0, description="how often due retries go")
+    # At most one getBalance per this many seconds for orders waiting on money.
+    balance_check_seconds: float = Field(default=60.0, gt=0)
+    sweep_interval_seconds: float = Field(default=15.0, gt=0)
+    stuck_placing_seconds: float = Field(default=120.0, gt=0)
+    stale_ready_seconds: float = Field(default=60.0, gt=0)
+    replay_max_cycles: int = Field(default=3, ge=1)
+
+    # --- tracking: SUNSKY callbacks and the reconciliation sweep (issue 5) ----------------
+    # The HTTP endpoint SUNSKY posts callbacks to (give its public URL to your SUNSKY sales
+    # manager). Port 0: no endpoint, the sweep alone follows orders.
+    tracker_callback_host: str = Field(default="127.0.0.1")
+    tracker_callback_port: int = Field(default=8780, ge=0, le=65535)
+    tracker_callback_path: str = Field(default="/sunsky/callback")
+    # Callbacks arriving within this window are verified together (one getOrderList page).
+    tracker_callback_batch_seconds: float = Field(default=2.0, ge=0)
+    tracker_callback_batch_max: int = Field(default=500, ge=1)
+    # Delivery has no callback: the sweep finds it (and any callback SUNSKY failed to send).
+    tracker_sweep_seconds: float = Field(default=21600.0, gt=0)
+    tracker_sweep_window_days: int = Field(default=60, ge=1)
+    # Open orders older than the window: at most this many getOrderDetails per sweep.
+    tracker_sweep_stragglers: int = Field(default=20, ge=0)
 
     log_level: str = Field(default="INFO")
 

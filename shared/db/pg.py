@@ -7,15 +7,15 @@ rolled back unless committed. The Order aggregate maps onto ``orders`` + ``order
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import replace
+from datetime import datetime
 from types import TracebackType
 from typing import Any
 
 import asyncpg
 
-from shared.db.repository import Headers, OrderFilter
+from shared.db.repository import Headers, OrderFilter, ReplayRecord
 from shared.domain.order import (
     Order,
     OrderError,
@@ -39,7 +39,8 @@ _ORDER_COLUMNS = (
     "sunsky_order_number", "sunsky_status", "sunsky_amount", "sunsky_shipping_cost",
     "sunsky_total", "last_error_code", "last_error_kind", "last_error_message",
     "last_error_hint", "last_error_at", "first_failed_at", "attempts", "next_attempt_at",
-    "placing_started_at", "paid_at", "placed_at",
+    "placing_started_at", "paid_at", "placed_at", "quoted_total", "retries_exhausted",
+    "last_swept_at",
 )
 
 
@@ -55,7 +56,8 @@ def _row_values(order: Order) -> list[Any]:
         e.code if e else None, e.kind if e else None, e.message if e else None,
         e.fix_hint if e else None, e.at if e else None,
         order.first_failed_at, order.attempts, order.next_attempt_at, order.placing_started_at,
-        order.paid_at, order.placed_at,
+        order.paid_at, order.placed_at, order.quoted_total, order.retries_exhausted,
+        order.last_swept_at,
     ]
 
 
@@ -83,6 +85,8 @@ def _order_from(row: asyncpg.Record, items: Sequence[asyncpg.Record]) -> Order:
         first_failed_at=row["first_failed_at"], attempts=row["attempts"],
         next_attempt_at=row["next_attempt_at"], placing_started_at=row["placing_started_at"],
         paid_at=row["paid_at"], placed_at=row["placed_at"], created_at=row["created_at"],
+        quoted_total=row["quoted_total"], retries_exhausted=row["retries_exhausted"],
+        last_swept_at=row["last_swept_at"],
     )
 
 
@@ -180,21 +184,91 @@ class PgOrderRepository:
         return row is not None
 
     async def get_setting(self, name: str) -> Any:
-        value = await self._conn.fetchval("SELECT value FROM app_settings WHERE name = $1", name)
-        return json.loads(value) if isinstance(value, str) else value
+        # jsonb comes back decoded: create_pool registers the JSON codec
+        return await self._conn.fetchval("SELECT value FROM app_settings WHERE name = $1", name)
 
     async def set_setting(self, name: str, value: Any, *, by: str) -> None:
         await self._conn.execute(
             "INSERT INTO app_settings (name, value, updated_by) VALUES ($1, $2::jsonb, $3)"
             " ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value, updated_at = now(),"
-            " updated_by = EXCLUDED.updated_by", name, json.dumps(value), by)
+            " updated_by = EXCLUDED.updated_by", name, value, by)
 
     async def add_outbox(self, topic: str, key: str | None, value: bytes,
                          headers: Headers = ()) -> None:
-        encoded = json.dumps([[k, v.decode("utf-8", "replace")] for k, v in headers])
+        pairs = [[k, v.decode("utf-8", "replace")] for k, v in headers]
         await self._conn.execute(
             "INSERT INTO outbox (topic, key, value, headers) VALUES ($1, $2, $3, $4::jsonb)",
-            topic, key, value, encoded)
+            topic, key, value, pairs)
+
+    # --- retries ---
+    async def _locked(self, where: str, order_by: str, limit: int, *args: Any) -> list[Order]:
+        rows = await self._conn.fetch(
+            f"SELECT * FROM orders WHERE {where} ORDER BY {order_by} LIMIT {int(limit)}"
+            " FOR UPDATE SKIP LOCKED", *args)
+        items = await self._conn.fetch(
+            "SELECT * FROM order_items WHERE order_id = ANY($1) ORDER BY order_id, line_no",
+            [r["id"] for r in rows])
+        by_order: dict[int, list[asyncpg.Record]] = {}
+        for item in items:
+            by_order.setdefault(item["order_id"], []).append(item)
+        return [_order_from(r, by_order.get(r["id"], [])) for r in rows]
+
+    async def due_retries(self, now: datetime, limit: int) -> list[Order]:
+        return await self._locked("status = 'api_failed' AND next_attempt_at <= $1",
+                                  "next_attempt_at, id", limit, now)
+
+    async def waiting_for_balance(self, limit: int) -> list[Order]:
+        return await self._locked(
+            "status = 'api_failed' AND last_error_code = 'BALANCE_NOT_ENOUGH'",
+            "coalesce(first_failed_at, created_at), id", limit)
+
+    async def stale(self, status: OrderStatus, before: datetime, limit: int) -> list[Order]:
+        return await self._locked(
+            "status = $1 AND updated_at < $2 AND coalesce(last_swept_at, updated_at) < $2",
+            "updated_at, id", limit, status.value, before)
+
+    async def try_lock(self, name: str) -> bool:
+        return bool(await self._conn.fetchval(
+            "SELECT pg_try_advisory_xact_lock(hashtext($1))", name))
+
+    async def record_replay(self, replay: ReplayRecord) -> int:
+        return int(await self._conn.fetchval(
+            "INSERT INTO replays (actor, topic, target, since, until, dry_run, read, replayed,"
+            " skipped, refused) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+            replay.actor, replay.topic, replay.target, replay.since, replay.until,
+            replay.dry_run, replay.read, replay.replayed, replay.skipped, replay.refused))
+
+    # --- tracker ---
+    async def get_by_sunsky_number(self, number: str, *,
+                                   for_update: bool = False) -> Order | None:
+        return await self._load("sunsky_order_number", number, for_update)
+
+    async def list_tracked(self, statuses: Collection[OrderStatus], limit: int) -> list[Order]:
+        rows = await self._conn.fetch(
+            "SELECT * FROM orders WHERE status = ANY($1) AND sunsky_order_number IS NOT NULL"
+            " ORDER BY placed_at, id LIMIT $2", [s.value for s in statuses], limit)
+        return await self._with_items(rows)
+
+    async def list_stragglers(self, statuses: Collection[OrderStatus], placed_before: datetime,
+                              limit: int) -> list[Order]:
+        rows = await self._conn.fetch(
+            "SELECT * FROM orders WHERE status = ANY($1) AND sunsky_order_number IS NOT NULL"
+            " AND placed_at < $2 ORDER BY sunsky_synced_at NULLS FIRST, placed_at, id LIMIT $3",
+            [s.value for s in statuses], placed_before, limit)
+        return await self._with_items(rows)
+
+    async def mark_synced(self, order_id: int, at: datetime) -> None:
+        await self._conn.execute(
+            "UPDATE orders SET sunsky_synced_at = $2 WHERE id = $1", order_id, at)
+
+    async def _with_items(self, rows: Sequence[asyncpg.Record]) -> list[Order]:
+        items = await self._conn.fetch(
+            "SELECT * FROM order_items WHERE order_id = ANY($1) ORDER BY order_id, line_no",
+            [r["id"] for r in rows])
+        by_order: dict[int, list[asyncpg.Record]] = {}
+        for item in items:
+            by_order.setdefault(item["order_id"], []).append(item)
+        return [_order_from(r, by_order.get(r["id"], [])) for r in rows]
 
 
 def _filter_sql(flt: OrderFilter) -> tuple[list[str], list[Any]]:

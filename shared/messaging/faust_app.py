@@ -8,8 +8,10 @@ raw bytes, validated by our pydantic models, not Faust's codecs.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -59,8 +61,8 @@ def make_app(settings: Settings, service: str, resources: Resources) -> ServiceA
         topic_partitions=settings.topic_partitions,
         topic_replication_factor=settings.topic_replication,
         consumer_auto_offset_reset="earliest",
-        broker_session_timeout=10.0,
-        broker_heartbeat_interval=1.0,
+        broker_session_timeout=settings.kafka_session_timeout_seconds,
+        broker_heartbeat_interval=min(1.0, settings.kafka_session_timeout_seconds / 5),
         broker_commit_interval=1.0,
         producer_acks=-1,
     )
@@ -81,6 +83,23 @@ def raw_topic(app: faust.App, settings: Settings, *names: str) -> Any:
     return app.topic(*(settings.topic(n) for n in names), value_type=bytes, key_type=bytes,
                      value_serializer="raw", key_serializer="raw",
                      partitions=settings.topic_partitions)
+
+
+def periodic(app: faust.App, interval: float, job: Callable[[], Awaitable[Any]],
+             name: str) -> None:
+    """Run ``job`` every ``interval`` seconds in every worker process; a failing run is logged
+    and the next one tries again (a timer that raised would stop the whole worker)."""
+
+    async def tick() -> None:
+        try:
+            await job()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("periodic job %s failed; next run in %.0fs", name, interval)
+
+    tick.__name__ = name
+    app.timer(interval, name=name)(tick)
 
 
 def run_worker(app: faust.App, loglevel: str = "info") -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -69,7 +68,5 @@ class OutboxRelay:
 
 
 def _record(row: Any) -> tuple[str, str | None, bytes, Sequence[tuple[str, bytes]]]:
-    headers = row["headers"]
-    if isinstance(headers, str):
-        headers = json.loads(headers)
+    headers = row["headers"]  # jsonb, decoded by the pool's codec
     return row["topic"], row["key"], bytes(row["value"]), [(k, v.encode()) for k, v in headers]

@@ -33,7 +33,7 @@ def _render(value: object) -> str:
 def sign(params: Mapping[str, str], secret: str) -> str:
     """Signature over ``params`` (which must already contain ``key``)."""
     values = "".join(params[name] for name in sorted(params) if name != "signature")
-    return hashlib.md5(f"{values}@{secret}".encode()).hexdigest()  # noqa: S324 - SUNSKY's protocol
+    return hashlib.md5(f"{values}@{secret}".encode()).hexdigest()  # MD5: SUNSKY's protocol
 
 
 def signed_params(params: Mapping[str, object], key: str, secret: str) -> dict[str, str]:

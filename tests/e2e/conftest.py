@@ -41,7 +41,9 @@ class Pipeline:
             "TOPIC_PARTITIONS": str(settings.topic_partitions),
             "SUNSKY_BASE_URL": sandbox.base_url, "SUNSKY_API_KEY": sandbox.config.api_key,
             "SUNSKY_API_SECRET": sandbox.config.api_secret, "SUNSKY_MAX_CALLS_PER_SECOND": "0",
-            "STATE_DIR": str(log_dir / "state"), "LOG_LEVEL": "INFO", **extra_env,
+            "STATE_DIR": str(log_dir / "state"), "LOG_LEVEL": "INFO",
+            # Tansu ignores LeaveGroup: short sessions keep joins and take-overs quick.
+            "KAFKA_SESSION_TIMEOUT_SECONDS": "2", **extra_env,
         }
         self.supervisor = Supervisor(self.env, log_dir=log_dir)
         self.publisher = KafkaPublisher(settings.kafka_bootstrap_servers, client_id="e2e-test")
@@ -133,7 +135,8 @@ async def pipeline_factory(stack_settings: Settings, sandbox: RunningSandbox,
         n = next(_counter)
         base = stack_settings.database_schema
         settings = stack_settings.model_copy(update={
-            "database_schema": f"{base}_e{n}", "topic_prefix": f"{stack_settings.topic_prefix}e{n}.",
+            "database_schema": f"{base}_e{n}",
+            "topic_prefix": f"{stack_settings.topic_prefix}e{n}.",
             "group_prefix": f"{stack_settings.group_prefix}e{n}", "topic_partitions": partitions})
         assert settings.database_url is not None
         pool = await create_pool(settings.database_url, settings.database_schema)
