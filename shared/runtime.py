@@ -111,6 +111,17 @@ class Runtime:
             self.pool = None
 
 
+class LazySunsky:
+    """The runtime's SUNSKY client, resolved at call time (``Runtime.start`` builds it), so
+    handlers can be wired before the event loop runs."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._runtime.sunsky, name)
+
+
 async def _close(resource: Any) -> None:
     if hasattr(resource, "aclose"):
         await resource.aclose()

@@ -9,19 +9,27 @@ from __future__ import annotations
 
 import copy
 import itertools
+from collections.abc import Collection
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from types import TracebackType
 from typing import Any
 
-from shared.db.repository import AUTO_PLACE, SHIPPING_WAY_POLICY, Headers, OrderFilter
-from shared.domain.order import Order, StatusChange, site_number_for
-from shared.sunsky.errors import SunskyError
+from shared.db.repository import (
+    AUTO_PLACE,
+    SHIPPING_WAY_POLICY,
+    Headers,
+    OrderFilter,
+    ReplayRecord,
+)
+from shared.domain.order import Order, OrderStatus, StatusChange, site_number_for
+from shared.sunsky.errors import SunskyError, SunskyNotFoundError
 from shared.sunsky.models import (
     Country,
     CreateOrderRequest,
     FreightOption,
+    OrderPage,
     PriceLine,
     Quote,
     ShippingWay,
@@ -41,6 +49,11 @@ class FakeStore:
     outbox: list[tuple[str, str | None, bytes, list[tuple[str, bytes]]]] = field(
         default_factory=list)
     next_id: int = 1
+    replays: list[ReplayRecord] = field(default_factory=list)
+    # order id -> when it was last saved; tests set it to age orders for the sweeps
+    updated_at: dict[int, datetime] = field(default_factory=dict)
+    # --- tracker --- order id -> when the tracker last read it alone from SUNSKY
+    synced_at: dict[int, datetime] = field(default_factory=dict)
 
     def messages(self, topic_suffix: str) -> list[bytes]:
         return [value for topic, _, value, _ in self.outbox if topic.endswith(topic_suffix)]
@@ -97,6 +110,50 @@ class FakeOrderRepository:
     async def add_outbox(self, topic: str, key: str | None, value: bytes,
                          headers: Headers = ()) -> None:
         self.store.outbox.append((topic, key, value, list(headers)))
+
+    # --- retries ---
+    async def due_retries(self, now: datetime, limit: int) -> list[Order]:
+        due = [o for o in self.store.orders.values() if o.status == OrderStatus.API_FAILED
+               and o.next_attempt_at is not None and o.next_attempt_at <= now]
+        return sorted(due, key=lambda o: (o.next_attempt_at, o.id))[:limit]
+
+    async def waiting_for_balance(self, limit: int) -> list[Order]:
+        waiting = [o for o in self.store.orders.values() if o.status == OrderStatus.API_FAILED
+                   and o.last_error is not None and o.last_error.code == "BALANCE_NOT_ENOUGH"]
+        return sorted(waiting, key=lambda o: (o.first_failed_at or o.created_at, o.id))[:limit]
+
+    async def stale(self, status: OrderStatus, before: datetime, limit: int) -> list[Order]:
+        found = [o for o in self.store.orders.values() if o.status == status
+                 and (o.last_swept_at is None or o.last_swept_at < before)
+                 and self.store.updated_at.get(o.id or 0, before) < before]
+        return sorted(found, key=lambda o: o.id or 0)[:limit]
+
+    async def try_lock(self, name: str) -> bool:
+        return True
+
+    async def record_replay(self, replay: ReplayRecord) -> int:
+        self.store.replays.append(replay)
+        return len(self.store.replays)
+
+    # --- tracker ---
+    async def get_by_sunsky_number(self, number: str, *,
+                                   for_update: bool = False) -> Order | None:
+        return next((o for o in self.store.orders.values()
+                     if o.sunsky is not None and o.sunsky.number == number), None)
+
+    async def list_tracked(self, statuses: Collection[OrderStatus], limit: int) -> list[Order]:
+        found = [o for o in self.store.orders.values() if o.status in statuses and o.sunsky]
+        return sorted(found, key=lambda o: (o.placed_at or _EPOCH, o.id or 0))[:limit]
+
+    async def list_stragglers(self, statuses: Collection[OrderStatus], placed_before: datetime,
+                              limit: int) -> list[Order]:
+        old = [o for o in await self.list_tracked(statuses, 10**9)
+               if o.placed_at is not None and o.placed_at < placed_before]
+        synced = self.store.synced_at
+        return sorted(old, key=lambda o: (o.id in synced, synced.get(o.id or 0, _EPOCH)))[:limit]
+
+    async def mark_synced(self, order_id: int, at: datetime) -> None:
+        self.store.synced_at[order_id] = at
 
 
 class FakeUnitOfWork:
@@ -186,3 +243,41 @@ class FakeSunsky:
                                         created_to: date | None = None) -> SunskyOrder | None:
         self.calls.append("getOrderList")
         return next((o for o in self.orders.values() if o.site_number == site_number), None)
+
+    # --- tracker ---
+    async def get_order_details(self, number: str) -> SunskyOrder:
+        self.calls.append("getOrderDetails")
+        if number not in self.orders:
+            raise SunskyNotFoundError("NOT_FOUND", ["The record you visiting does NOT exist."])
+        return self.orders[number]
+
+    async def get_order_list(self, *, created_from: date, created_to: date, page: int = 1,
+                             page_size: int = 100, status: int | None = None,
+                             site_number: str | None = None) -> OrderPage:
+        """Newest first, like the sandbox; orders without ``gmtCreated`` match every window."""
+        self.calls.append("getOrderList")
+        found = [o for o in reversed(self.orders.values())
+                 if status in (None, o.status) and _created_within(o, created_from, created_to)]
+        start = (page - 1) * page_size
+        return OrderPage(total=len(found), pageCount=max(1, -(-len(found) // page_size)),
+                         result=found[start:start + page_size])
+
+    def advance(self, number: str, status: int, *, tracking_number: str | None = None,
+                reason: str | None = None) -> SunskyOrder:
+        """SUNSKY moves an order (no rules checked: tests may move it anywhere)."""
+        order = self.orders[number]
+        update: dict[str, Any] = {"status": status}
+        if tracking_number or (status == 3 and order.tracking_number is None):
+            update["tracking_number"] = tracking_number or f"YT{number}"
+        if reason:
+            update["cancel_reason"] = reason
+        self.orders[number] = order.model_copy(update=update)
+        return self.orders[number]
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _created_within(order: SunskyOrder, start: date, end: date) -> bool:
+    created = order.gmt_created
+    return created is None or start <= created.date() <= end

@@ -5,28 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from services.placer.handlers import Placer
+from services.placer.sweeps import PlacerSweep
 from shared.messaging.envelope import Envelope
-from shared.messaging.faust_app import ServiceApp, make_app, raw_topic
+from shared.messaging.faust_app import ServiceApp, make_app, periodic, raw_topic
 from shared.messaging.policy import process
-from shared.runtime import Runtime
+from shared.runtime import LazySunsky, Runtime
 from shared.settings import TOPIC_ORDER_READY, Settings
 
 SERVICE = "placer"
 
 
-class _LazySunsky:
-    """Resolves the runtime's SUNSKY client at call time (it is built in ``Runtime.start``)."""
-
-    def __init__(self, runtime: Runtime) -> None:
-        self._runtime = runtime
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._runtime.sunsky, name)
-
-
 def bootstrap(settings: Settings, **overrides: Any) -> tuple[Runtime, Placer]:
     runtime = Runtime(settings, SERVICE, needs_sunsky=True, **overrides)
-    placer = Placer(settings, runtime.uow, _LazySunsky(runtime), committed=runtime.committed)
+    placer = Placer(settings, runtime.uow, LazySunsky(runtime), committed=runtime.committed)
     return runtime, placer
 
 
@@ -39,4 +30,6 @@ def build_app(settings: Settings, **overrides: Any) -> ServiceApp:
         async for event in stream.events():
             await process(Envelope.from_faust(event), placer.handle, runtime.dead_letters)
 
+    sweep = PlacerSweep(settings, runtime.uow, committed=runtime.committed)
+    periodic(app, settings.sweep_interval_seconds, sweep.run_once, "placer_sweep")
     return app

@@ -145,7 +145,7 @@ class Placer:
         try:
             prepared = await self._prepare(order)
         except _Refused as refused:
-            await self._failed(order, refused.error, envelope)
+            await self._failed(order, refused.error, envelope, quoted_total=refused.quoted_total)
             return
         except SunskyError as exc:
             await self._failed(order, sunsky_error(exc, self._clock()), envelope)
@@ -185,7 +185,7 @@ class Placer:
                                 detail=f"needs {total:.2f} USD, has {balance:.2f} USD")
             hint = (f"Top up SUNSKY balance: needs {total:.2f} USD, has {balance:.2f} USD; "
                     "waiting orders are retried once it covers them")
-            raise _Refused(replace(error, fix_hint=hint))
+            raise _Refused(replace(error, fix_hint=hint), quoted_total=total)
 
     async def _policy(self) -> dict[str, Any]:
         async with self._uow() as uow:
@@ -204,7 +204,8 @@ class Placer:
             shipping = replace(current.shipping, sunsky_country_id=prepared.country_id,
                                shipping_way_id=prepared.way_id, shipping_method=prepared.way_name)
             current = replace(current, attempts=current.attempts + 1, placing_started_at=now,
-                              shipping=shipping, next_attempt_at=None)
+                              shipping=shipping, next_attempt_at=None,
+                              quoted_total=prepared.total)
             current = await uow.orders.save(current)
             await uow.commit()
         return current
@@ -260,7 +261,7 @@ class Placer:
                     envelope.where())
 
     async def _failed(self, order: Order, error: OrderError, envelope: Envelope, *,
-                      clear_intent: bool = False) -> None:
+                      clear_intent: bool = False, quoted_total: Decimal | None = None) -> None:
         async with self._uow() as uow:
             current = await uow.orders.get(order.id or 0, for_update=True)
             if current is None or current.status not in (S.READY_TO_PLACE, S.PLACING):
@@ -268,6 +269,8 @@ class Placer:
             current = current.fail(error, actor=ACTOR)
             if clear_intent:
                 current = replace(current, placing_started_at=None)
+            if quoted_total is not None:
+                current = replace(current, quoted_total=quoted_total)
             current = await uow.orders.save(current)
             await emit(uow, self._settings.topic(TOPIC_ORDER_API_FAILED), str(current.id),
                        _failure_message(current, error), _failure_headers(current, envelope))
@@ -287,9 +290,11 @@ class _Prepared:
 
 
 class _Refused(Exception):
-    def __init__(self, error: OrderError) -> None:
+    """A business "no" found before createOrder (control flow inside the placer only)."""
+
+    def __init__(self, error: OrderError, *, quoted_total: Decimal | None = None) -> None:
         super().__init__(error.code)
-        self.error = error
+        self.error, self.quoted_total = error, quoted_total
 
 
 def _match_state(country: Any, state: str | None) -> str | None:

@@ -6,7 +6,7 @@ contract suite (tests/integration/test_repository_contract.py) holds both to the
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -38,7 +38,8 @@ class OutboxMessage:
 
 class OrderRepository(Protocol):
     async def get(self, order_id: int, *, for_update: bool = False) -> Order | None: ...
-    async def get_by_invoice(self, invoice_id: str, *, for_update: bool = False) -> Order | None: ...
+    async def get_by_invoice(self, invoice_id: str, *,
+                             for_update: bool = False) -> Order | None: ...
     async def add(self, order: Order) -> Order: ...
     async def save(self, order: Order, *, items: bool = False) -> Order: ...
     async def history(self, order_id: int) -> list[StatusChange]: ...
@@ -50,6 +51,55 @@ class OrderRepository(Protocol):
     async def set_setting(self, name: str, value: Any, *, by: str) -> None: ...
     async def add_outbox(self, topic: str, key: str | None, value: bytes,
                          headers: Headers = ()) -> None: ...
+
+    # --- retries ---
+    async def due_retries(self, now: datetime, limit: int) -> list[Order]:
+        """API Failed orders whose ``next_attempt_at`` has come, locked, skipping locked ones."""
+        ...
+
+    async def waiting_for_balance(self, limit: int) -> list[Order]:
+        """API Failed for BALANCE_NOT_ENOUGH, oldest first, locked, skipping locked ones."""
+        ...
+
+    async def stale(self, status: OrderStatus, before: datetime, limit: int) -> list[Order]:
+        """Orders in ``status`` untouched (and unswept) since ``before``, locked."""
+        ...
+
+    async def try_lock(self, name: str) -> bool:
+        """A transaction-scoped advisory lock: one sweeper at a time across processes."""
+        ...
+
+    async def record_replay(self, replay: ReplayRecord) -> int: ...
+
+    # --- tracker ---
+    async def get_by_sunsky_number(self, number: str, *,
+                                   for_update: bool = False) -> Order | None: ...
+
+    async def list_tracked(self, statuses: Collection[OrderStatus], limit: int) -> list[Order]:
+        """Orders in ``statuses`` that have a SUNSKY order, oldest placed first."""
+        ...
+
+    async def list_stragglers(self, statuses: Collection[OrderStatus], placed_before: datetime,
+                              limit: int) -> list[Order]:
+        """Like ``list_tracked`` but placed before ``placed_before``, least recently synced
+        (``mark_synced``) first."""
+        ...
+
+    async def mark_synced(self, order_id: int, at: datetime) -> None: ...
+
+
+@dataclass(frozen=True)
+class ReplayRecord:
+    actor: str
+    topic: str
+    target: str | None
+    since: datetime | None
+    until: datetime | None
+    dry_run: bool
+    read: int
+    replayed: int
+    skipped: int
+    refused: int
 
 
 class UnitOfWork(Protocol):

@@ -157,6 +157,9 @@ class Order:
     paid_at: datetime | None = None
     placed_at: datetime | None = None
     created_at: datetime | None = None
+    quoted_total: Decimal | None = None
+    retries_exhausted: bool = False
+    last_swept_at: datetime | None = None
     history: tuple[StatusChange, ...] = field(default=(), compare=False)
 
     def transition(self, to: OrderStatus, *, reason: str, actor: str, now: datetime) -> Order:

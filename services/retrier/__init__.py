@@ -1,0 +1,1 @@
+"""retrier: ``order.api_failed`` -> scheduled retries, balance-driven retries, or a person."""
