@@ -38,6 +38,9 @@ class Child:
     def alive(self) -> bool:
         return self.process.poll() is None
 
+    def _pump_alive(self) -> bool:
+        return self._pump is not None and self._pump.is_alive()
+
 
 class Supervisor:
     def __init__(self, env: Mapping[str, str], *, log_dir: Path | None = None,
@@ -74,6 +77,7 @@ class Supervisor:
                 sink.close()
 
     def kill(self, name: str) -> None:
+        """SIGKILL the child's whole process group at once (a crash, for tests)."""
         child = self.children[name]
         if child.alive:
             os.killpg(child.process.pid, signal.SIGKILL)
@@ -90,6 +94,8 @@ class Supervisor:
                 self.kill(name)
         if child._pump:
             child._pump.join(2)
+        if child.process.stdout and not child._pump_alive():
+            child.process.stdout.close()
 
     def stop_all(self) -> None:
         for name in reversed(list(self.children)):

@@ -117,6 +117,14 @@ class Pipeline:
             response = await client.get("/_sandbox/orders")
             return list(response.json()["orders"])
 
+    async def sandbox_get(self, route: str) -> Any:
+        import httpx
+
+        async with httpx.AsyncClient(base_url=self.sandbox.base_url) as client:
+            response = await client.get(route)
+            response.raise_for_status()
+            return response.json()
+
     async def sandbox_post(self, route: str, body: dict[str, Any]) -> Any:
         import httpx
 
