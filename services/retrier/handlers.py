@@ -34,7 +34,8 @@ ACTOR = "retrier"
 def policy_from(settings: Settings) -> RetryPolicy:
     return RetryPolicy(first_delay=settings.retry_first_delay_seconds,
                        factor=settings.retry_factor, max_delay=settings.retry_max_delay_seconds,
-                       max_attempts=settings.retry_max_attempts, jitter=settings.retry_jitter)
+                       max_attempts=settings.retry_max_attempts, jitter=settings.retry_jitter,
+                       settle=settings.placing_settle_seconds)
 
 
 def decode(envelope: Envelope) -> OrderApiFailed:

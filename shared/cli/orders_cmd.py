@@ -199,3 +199,11 @@ def _register_extensions() -> None:
 
 
 _register_extensions()
+
+
+@orders.command("codes")
+def codes() -> None:
+    """Every failure code an API Failed order can carry, and what to do about it."""
+    from shared.failure_codes import catalogue_markdown
+
+    click.echo(catalogue_markdown())

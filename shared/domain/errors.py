@@ -46,11 +46,6 @@ ORDER_ERRORS: dict[str, ErrorInfo] = {
     "BALANCE_NOT_ENOUGH": ErrorInfo(
         "needs_action", "The SUNSKY balance does not cover the order",
         "Top up the SUNSKY balance; waiting orders are retried once it covers them"),
-    "UNKNOWN_OUTCOME": ErrorInfo(
-        "unknown_outcome", "SUNSKY's answer to createOrder never arrived",
-        "Nothing to do: the order is looked up by siteNumber before any new attempt"),
-    "INVALID_MESSAGE": ErrorInfo(
-        "needs_action", "The message broke the schema", "Fix the publisher, then replay"),
 }
 
 

@@ -25,6 +25,9 @@ class RetryPolicy:
     max_delay: float = 600.0
     max_attempts: int = 6
     jitter: float = 0.2  # +/- this fraction of the delay
+    # An unknown outcome is retried no earlier than this long after its attempt started, so
+    # the placer's look-up by siteNumber never has to wait while blocking its partition.
+    settle: float = 30.0
 
     def delay(self, attempt: int, unit_random: float) -> float:
         """Seconds before try ``attempt + 1``; ``unit_random`` in [0, 1) spreads the herd."""
@@ -52,6 +55,8 @@ def schedule_retry(order: Order, policy: RetryPolicy, now: datetime,
         return RetryDecision(replace(order, next_attempt_at=None, retries_exhausted=True), False,
                              f"gave up after {order.attempts} attempts")
     due = now + timedelta(seconds=policy.delay(order.attempts, unit_random))
+    if error.kind == "unknown_outcome" and order.placing_started_at is not None:
+        due = max(due, order.placing_started_at + timedelta(seconds=policy.settle))
     return RetryDecision(replace(order, next_attempt_at=due, retries_exhausted=False), True,
                          f"retry {order.attempts + 1} at {due:%H:%M:%S}")
 

@@ -95,6 +95,16 @@ async def test_a_later_retry_does_not_block_an_earlier_one(
     assert store.orders[slow].status == OrderStatus.API_FAILED
 
 
+async def test_unknown_outcome_waits_for_the_attempt_to_settle(store: FakeStore) -> None:
+    order_id = await seed_order(store)
+    failed(store, order_id, code="UNKNOWN_OUTCOME", kind="unknown_outcome")
+    started = NOW - timedelta(seconds=2)
+    order = replace(store.orders[order_id], placing_started_at=started)
+    policy = RetryPolicy(first_delay=1, jitter=0, settle=30)
+    decision = schedule_retry(order, policy, NOW, 0.5)
+    assert decision.order.next_attempt_at == started + timedelta(seconds=30)
+
+
 async def test_needs_action_is_never_retried_automatically(
         store: FakeStore, retrier: Retrier, clock: Clock) -> None:
     order_id = await seed_order(store)
