@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 import itertools
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -87,7 +87,7 @@ class FakeOrderRepository:
     async def history(self, order_id: int) -> list[StatusChange]:
         return list(self.store.history.get(order_id, []))
 
-    async def list(self, flt: OrderFilter) -> list[Order]:
+    async def list_orders(self, flt: OrderFilter) -> list[Order]:
         found = [o for o in self.store.orders.values() if flt.status in (None, o.status)]
         return sorted(found, key=lambda o: -(o.id or 0))[: flt.limit]
 
@@ -141,12 +141,13 @@ class FakeOrderRepository:
         return next((o for o in self.store.orders.values()
                      if o.sunsky is not None and o.sunsky.number == number), None)
 
-    async def list_tracked(self, statuses: Collection[OrderStatus], limit: int) -> list[Order]:
+    async def list_tracked(self, statuses: Collection[OrderStatus],
+                           limit: int) -> Sequence[Order]:
         found = [o for o in self.store.orders.values() if o.status in statuses and o.sunsky]
         return sorted(found, key=lambda o: (o.placed_at or _EPOCH, o.id or 0))[:limit]
 
     async def list_stragglers(self, statuses: Collection[OrderStatus], placed_before: datetime,
-                              limit: int) -> list[Order]:
+                              limit: int) -> Sequence[Order]:
         old = [o for o in await self.list_tracked(statuses, 10**9)
                if o.placed_at is not None and o.placed_at < placed_before]
         synced = self.store.synced_at

@@ -120,25 +120,24 @@ class Placer:
         if wait > 0:
             logger.info("order %s: waiting %.1fs for an earlier attempt to settle", order.id, wait)
             await self._sleep(wait)
-        found = await self._lookup(order, envelope)
-        if found is None:
-            return False
-        if found is not True:
-            await self._placed(order, found, envelope, how="found by siteNumber")
-        return True
-
-    async def _lookup(self, order: Order, envelope: Envelope) -> SunskyOrder | bool | None:
-        """The SUNSKY order, None when confirmed absent, True when the look-up failed."""
-        assert order.site_number is not None and order.placing_started_at is not None
-        start = (order.placing_started_at - timedelta(days=1)).date()
-        end = (self._clock() + timedelta(days=1)).date()
         try:
-            found: SunskyOrder | None = await self._sunsky.find_order_by_site_number(
-                order.site_number, created_from=start, created_to=end)
-            return found
+            found = await self._lookup(order)
         except SunskyError as exc:
             await self._failed(order, sunsky_error(exc, self._clock()), envelope)
             return True
+        if found is None:
+            return False
+        await self._placed(order, found, envelope, how="found by siteNumber")
+        return True
+
+    async def _lookup(self, order: Order) -> SunskyOrder | None:
+        """The SUNSKY order with our siteNumber, or None when SUNSKY confirms there is none."""
+        assert order.site_number is not None and order.placing_started_at is not None
+        start = (order.placing_started_at - timedelta(days=1)).date()
+        end = (self._clock() + timedelta(days=1)).date()
+        found: SunskyOrder | None = await self._sunsky.find_order_by_site_number(
+            order.site_number, created_from=start, created_to=end)
+        return found
 
     # --- the normal path ------------------------------------------------------------------
     async def _place(self, order: Order, envelope: Envelope) -> None:
@@ -228,10 +227,12 @@ class Placer:
         logger.warning("order %s: createOrder %s; looking it up by siteNumber %s", order.id,
                        exc.code, order.site_number)
         self.balance.forget()
-        found = await self._lookup(order, envelope)
-        if found is True:
+        try:
+            found = await self._lookup(order)
+        except SunskyError as lookup_error:
+            await self._failed(order, sunsky_error(lookup_error, self._clock()), envelope)
             return
-        if isinstance(found, SunskyOrder):
+        if found is not None:
             await self._placed(order, found, envelope, how=f"found by siteNumber after {exc.code}")
             return
         await self._failed(order, sunsky_error(exc, self._clock()), envelope)

@@ -42,7 +42,7 @@ def dev(broker_port: int, sandbox_port: int, auto_advance: float) -> None:
     broker = None
     if "KAFKA_BOOTSTRAP_SERVERS" not in os.environ:
         broker = _start_broker(broker_port)
-    settings = Settings(**({"kafka_bootstrap_servers": broker.bootstrap} if broker else {}))
+    settings = Settings(kafka_bootstrap_servers=broker.bootstrap) if broker else Settings()
     supervisor = None
     try:
         env = _prepare(settings)

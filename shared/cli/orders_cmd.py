@@ -41,7 +41,7 @@ def list_orders(status: str | None, date_from: datetime | None, date_to: datetim
 
     async def body(session: AdminSession) -> list[Order]:
         async with session.uow() as uow:
-            return await uow.orders.list(flt)
+            return await uow.orders.list_orders(flt)
 
     found = with_session(body)
     click.echo(f"{'ID':>6}  {'INVOICE':<12} {'STATUS':<15} {'CUSTOMER':<20} {'TOTAL':>9}  "

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
 import click
 
@@ -52,7 +53,7 @@ async def _select(uow: UnitOfWork, ids: tuple[int, ...], code: str | None,
         return [o for o in found if o is not None]
     flt = OrderFilter(status=OrderStatus.API_FAILED, error_code=code, created_from=since,
                       limit=10_000)
-    return [o for o in await uow.orders.list(flt) if o.id is not None]
+    return [o for o in await uow.orders.list_orders(flt) if o.id is not None]
 
 
 async def retry_one(uow: UnitOfWork, settings: Settings, order: Order, *,
@@ -91,7 +92,7 @@ EDITABLE = (OrderStatus.PENDING_PAYMENT, OrderStatus.READY_TO_PLACE, OrderStatus
 @click.option("--country", "country_iso2", help="ISO alpha-2, e.g. US")
 def edit_address(order_id: int, **fields: str | None) -> None:
     """Correct an order's shipping details before it is (re)placed."""
-    changes = {k: v for k, v in fields.items() if v is not None}
+    changes: dict[str, Any] = {k: v for k, v in fields.items() if v is not None}
     if not changes:
         fail("nothing to change: give at least one of --street, --city, --postcode, ...")
     if "country_iso2" in changes:

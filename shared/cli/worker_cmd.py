@@ -24,10 +24,9 @@ SERVICES = {
 @click.argument("name", type=click.Choice(sorted(SERVICES)))
 def worker(name: str) -> None:
     """Run one worker service until Ctrl-C. Start more processes of it to scale out."""
+    from shared.logs import configure_logging
     from shared.messaging.faust_app import run_worker
     from shared.messaging.topics import ensure_topics
-
-    from shared.logs import configure_logging
 
     settings = Settings()
     configure_logging(settings.log_level)

@@ -15,7 +15,7 @@ from typing import Any
 
 import asyncpg
 
-from shared.db.repository import Headers, OrderFilter, ReplayRecord
+from shared.db.repository import Headers, OrderFilter, OrderRepository, ReplayRecord
 from shared.domain.order import (
     Order,
     OrderError,
@@ -157,7 +157,7 @@ class PgOrderRepository:
                              OrderStatus(r["to_status"]), r["reason"], r["actor"], r["at"])
                 for r in rows]
 
-    async def list(self, flt: OrderFilter) -> list[Order]:
+    async def list_orders(self, flt: OrderFilter) -> list[Order]:
         clauses, args = _filter_sql(flt)
         where = " AND ".join(clauses) or "TRUE"
         rows = await self._conn.fetch(
@@ -243,14 +243,15 @@ class PgOrderRepository:
                                    for_update: bool = False) -> Order | None:
         return await self._load("sunsky_order_number", number, for_update)
 
-    async def list_tracked(self, statuses: Collection[OrderStatus], limit: int) -> list[Order]:
+    async def list_tracked(self, statuses: Collection[OrderStatus],
+                           limit: int) -> Sequence[Order]:
         rows = await self._conn.fetch(
             "SELECT * FROM orders WHERE status = ANY($1) AND sunsky_order_number IS NOT NULL"
             " ORDER BY placed_at, id LIMIT $2", [s.value for s in statuses], limit)
         return await self._with_items(rows)
 
     async def list_stragglers(self, statuses: Collection[OrderStatus], placed_before: datetime,
-                              limit: int) -> list[Order]:
+                              limit: int) -> Sequence[Order]:
         rows = await self._conn.fetch(
             "SELECT * FROM orders WHERE status = ANY($1) AND sunsky_order_number IS NOT NULL"
             " AND placed_at < $2 ORDER BY sunsky_synced_at NULLS FIRST, placed_at, id LIMIT $3",
@@ -261,7 +262,7 @@ class PgOrderRepository:
         await self._conn.execute(
             "UPDATE orders SET sunsky_synced_at = $2 WHERE id = $1", order_id, at)
 
-    async def _with_items(self, rows: Sequence[asyncpg.Record]) -> list[Order]:
+    async def _with_items(self, rows: Sequence[asyncpg.Record]) -> Sequence[Order]:
         items = await self._conn.fetch(
             "SELECT * FROM order_items WHERE order_id = ANY($1) ORDER BY order_id, line_no",
             [r["id"] for r in rows])
@@ -294,6 +295,8 @@ def _filter_sql(flt: OrderFilter) -> tuple[list[str], list[Any]]:
 
 
 class PgUnitOfWork:
+    orders: OrderRepository
+
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
         self._conn: asyncpg.Connection | None = None

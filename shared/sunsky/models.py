@@ -131,6 +131,7 @@ class SunskyOrder(SunskyModel):
     gmt_delivered: SunskyTime = None
     shipping_way: ShippingWay | None = None
     tracking_number: str | None = None
+    cancel_reason: str | None = None  # the sandbox sends it; SUNSKY may not
     delivery_address: DeliveryAddress | None = None
     lines: list[OrderLine] = Field(default_factory=list, alias="detailList")
 

@@ -142,6 +142,7 @@ async def test_list_filters_by_status(uow) -> None:
     failed = await add(uow, new_order(OrderStatus.API_FAILED))
     ready = await add(uow, new_order())
     async with uow() as unit:
-        listed = await unit.orders.list(OrderFilter(status=OrderStatus.API_FAILED, limit=10_000))
+        flt = OrderFilter(status=OrderStatus.API_FAILED, limit=10_000)
+        listed = await unit.orders.list_orders(flt)
     ids = {o.id for o in listed}
     assert failed.id in ids and ready.id not in ids
