@@ -7,11 +7,15 @@ import json
 import random
 import uuid
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 SKUS = ("S-CAB-0042", "S-IP4G-0363", "S-MAC-0230", "S-PWR-0101", "S-EAR-0777", "S-CAS-0555",
         "S-LED-0909")
 US_STATES = ("IL", "NY", "CA", "TX", "FL", "WA")
+CUSTOMERS = (("Acme Ltd", "Jane", "Doe"), ("Globex Inc", "Hank", "Scorpio"),
+             ("Initech", "Peter", "Gibbons"), ("Umbrella Corp", "Alice", "Abernathy"),
+             ("Stark Retail", "Pepper", "Potts"), (" ", "Sam", "Carter"))
 
 
 def address(street: str = "12 Elm St<br />Apt 4", city: str = "Chicago", state: str = "IL",
@@ -74,12 +78,23 @@ def encode(event: dict[str, Any]) -> bytes:
 
 
 def random_valid_event(event_type: str, invoice_id: int, rng: random.Random) -> dict[str, Any]:
-    lines = [item(n, sku, qty=f"{rng.randint(1, 3)}.00")
+    lines = [item(n, sku, qty=f"{rng.randint(1, 3)}.00", rate=f"{rng.randint(3, 40)}.99")
              for n, sku in enumerate(rng.sample(SKUS, rng.randint(1, 3)), 1)]
     state = rng.choice(US_STATES)
-    return invoice_event(event_type, invoice_id, items=lines,
-                         shipping=address(f"{rng.randint(1, 999)} Oak Ave", "Springfield", state,
-                                          f"{rng.randint(10000, 99999)}"))
+    event = invoice_event(event_type, invoice_id, items=lines,
+                          shipping=address(f"{rng.randint(1, 999)} Oak Ave", "Springfield",
+                                           state, f"{rng.randint(10000, 99999)}"))
+    company, first, last = rng.choice(CUSTOMERS)
+    data = event["data"]
+    data["client"]["company"] = company
+    data["client"]["userid"] = str(10 + CUSTOMERS.index((company, first, last)))
+    data["primary_contact"] |= {"firstname": first, "lastname": last,
+                                "email": f"{first.lower()}@example.com"}
+    total = sum(Decimal(line["qty"]) * Decimal(line["rate"]) for line in lines)
+    data["invoice"] |= {"subtotal": f"{total:.2f}", "total": f"{total:.2f}"}
+    if data["payment"]:
+        data["payment"]["amount"] = f"{total:.2f}"
+    return event
 
 
 BROKEN_PAYLOADS: tuple[tuple[str, bytes], ...] = (
