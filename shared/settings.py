@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     # How fast a dead worker's partitions move to another one (and how long a new member waits
     # to join on Tansu, which ignores LeaveGroup). Kafka's usual 10 s; tests use less.
     kafka_session_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Longest a consumer fetch may wait for data (Faust fixes 1500 ms; Tansu always waits it
+    # out, so each hop would cost that much). See shared/messaging/faust_transport.py.
+    kafka_fetch_max_wait_ms: int = Field(default=100, ge=1, le=1500)
     state_dir: str = Field(default=".dropship", description="local data: embedded PG, Faust state")
 
     # --- SUNSKY ---------------------------------------------------------------------------
@@ -101,7 +104,9 @@ class Settings(BaseSettings):
     tracker_callback_batch_seconds: float = Field(default=2.0, ge=0)
     tracker_callback_batch_max: int = Field(default=500, ge=1)
     # Delivery has no callback: the sweep finds it (and any callback SUNSKY failed to send).
-    tracker_sweep_seconds: float = Field(default=21600.0, gt=0)
+    # Each sweep pages through every open order, so its cost per order is about (days an order
+    # stays open) x (sweeps a day) / 100: 12 h is ~0.3 calls per order (docs/BENCHMARKS.md).
+    tracker_sweep_seconds: float = Field(default=43200.0, gt=0)
     tracker_sweep_window_days: int = Field(default=60, ge=1)
     # Open orders older than the window: at most this many getOrderDetails per sweep.
     tracker_sweep_stragglers: int = Field(default=20, ge=0)

@@ -1,4 +1,4 @@
-"""The placer Faust app: one thin agent over ``order.ready``."""
+"""The placer Faust app: one thin agent over ``order.ready`` and the self-healing sweep."""
 
 from __future__ import annotations
 
@@ -6,9 +6,7 @@ from typing import Any
 
 from services.placer.handlers import Placer
 from services.placer.sweeps import PlacerSweep
-from shared.messaging.envelope import Envelope
-from shared.messaging.faust_app import ServiceApp, make_app, periodic, raw_topic
-from shared.messaging.policy import process
+from shared.messaging.faust_app import ServiceApp, consume, make_app, periodic, raw_topic
 from shared.runtime import LazySunsky, Runtime
 from shared.settings import TOPIC_ORDER_READY, Settings
 
@@ -24,12 +22,8 @@ def bootstrap(settings: Settings, **overrides: Any) -> tuple[Runtime, Placer]:
 def build_app(settings: Settings, **overrides: Any) -> ServiceApp:
     runtime, placer = bootstrap(settings, **overrides)
     app = make_app(settings, SERVICE, runtime)
-
-    @app.agent(raw_topic(app, settings, TOPIC_ORDER_READY), name="place_orders")
-    async def place_orders(stream: Any) -> None:
-        async for event in stream.events():
-            await process(Envelope.from_faust(event), placer.handle, runtime.dead_letters)
-
+    consume(app, raw_topic(app, settings, TOPIC_ORDER_READY), "place_orders", placer.handle,
+            lambda: runtime.dead_letters)
     sweep = PlacerSweep(settings, runtime.uow, committed=runtime.committed)
     periodic(app, settings.sweep_interval_seconds, sweep.run_once, "placer_sweep")
     return app

@@ -53,6 +53,7 @@ from shared.sunsky.models import CreateOrderRequest, DeliveryAddress, SunskyOrde
 logger = logging.getLogger(__name__)
 
 ACTOR = "placer"
+POLICY_TTL = timedelta(seconds=5)
 S = OrderStatus
 
 
@@ -82,6 +83,7 @@ class Placer:
         self.countries = CountryDirectory(lambda: self._sunsky.get_countries())
         self.balance = BalanceTracker(lambda: self._sunsky.get_balance(),
                                       ttl=settings.balance_cache_seconds)
+        self._policy_cache: tuple[datetime, dict[str, Any]] | None = None
 
     async def handle(self, envelope: Envelope) -> None:
         message = decode(envelope)
@@ -187,9 +189,14 @@ class Placer:
             raise _Refused(replace(error, fix_hint=hint), quoted_total=total)
 
     async def _policy(self) -> dict[str, Any]:
-        async with self._uow() as uow:
-            policy = await uow.orders.get_setting(SHIPPING_WAY_POLICY)
-        return policy if isinstance(policy, dict) else {"mode": "cheapest"}
+        """The shipping-way policy, read at most every POLICY_TTL (an admin change applies
+        within seconds; a read per order would be one more transaction per order)."""
+        now = self._clock()
+        if self._policy_cache is None or now - self._policy_cache[0] > POLICY_TTL:
+            async with self._uow() as uow:
+                policy = await uow.orders.get_setting(SHIPPING_WAY_POLICY)
+            self._policy_cache = (now, policy if isinstance(policy, dict) else {"mode": "cheapest"})
+        return self._policy_cache[1]
 
     async def _record_intent(self, order: Order, prepared: _Prepared) -> Order | None:
         now = self._clock()

@@ -5,9 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from services.retrier.handlers import Retrier
-from shared.messaging.envelope import Envelope
-from shared.messaging.faust_app import ServiceApp, make_app, periodic, raw_topic
-from shared.messaging.policy import process
+from shared.messaging.faust_app import ServiceApp, consume, make_app, periodic, raw_topic
 from shared.runtime import LazySunsky, Runtime
 from shared.settings import TOPIC_ORDER_API_FAILED, Settings
 
@@ -23,12 +21,8 @@ def bootstrap(settings: Settings, **overrides: Any) -> tuple[Runtime, Retrier]:
 def build_app(settings: Settings, **overrides: Any) -> ServiceApp:
     runtime, retrier = bootstrap(settings, **overrides)
     app = make_app(settings, SERVICE, runtime)
-
-    @app.agent(raw_topic(app, settings, TOPIC_ORDER_API_FAILED), name="schedule_retries")
-    async def schedule_retries(stream: Any) -> None:
-        async for event in stream.events():
-            await process(Envelope.from_faust(event), retrier.handle, runtime.dead_letters)
-
+    consume(app, raw_topic(app, settings, TOPIC_ORDER_API_FAILED), "schedule_retries",
+            retrier.handle, lambda: runtime.dead_letters)
     periodic(app, settings.retry_scan_seconds, retrier.release_due, "release_due_retries")
     periodic(app, settings.balance_check_seconds, retrier.release_for_balance,
              "release_for_balance")

@@ -17,6 +17,10 @@ from typing import Any, Protocol
 
 import faust
 
+from shared.messaging import faust_transport
+from shared.messaging.deadletter import DeadLetters
+from shared.messaging.envelope import Envelope
+from shared.messaging.policy import Handler, process
 from shared.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -31,6 +35,7 @@ class ServiceApp(faust.App):
     """A Faust app that starts the service's resources before agents run, stops them after."""
 
     resources: Resources | None = None
+    fetch_max_wait_ms: int = 1500  # read by shared.messaging.faust_transport
 
     async def on_start(self) -> None:
         await super().on_start()
@@ -44,7 +49,9 @@ class ServiceApp(faust.App):
 
 
 def broker_urls(bootstrap: str) -> list[str]:
-    return [f"kafka://{host.strip()}" for host in bootstrap.split(",") if host.strip()]
+    faust_transport.register()
+    scheme = faust_transport.SCHEME
+    return [f"{scheme}://{host.strip()}" for host in bootstrap.split(",") if host.strip()]
 
 
 def make_app(settings: Settings, service: str, resources: Resources) -> ServiceApp:
@@ -67,6 +74,7 @@ def make_app(settings: Settings, service: str, resources: Resources) -> ServiceA
         producer_acks=-1,
     )
     app.resources = resources
+    app.fetch_max_wait_ms = settings.kafka_fetch_max_wait_ms
 
     @app.on_partitions_assigned.connect
     async def _log_assignment(*args: Any, **kwargs: Any) -> None:
@@ -83,6 +91,23 @@ def raw_topic(app: faust.App, settings: Settings, *names: str) -> Any:
     return app.topic(*(settings.topic(n) for n in names), value_type=bytes, key_type=bytes,
                      value_serializer="raw", key_serializer="raw",
                      partitions=settings.topic_partitions)
+
+
+def consume(app: faust.App, topic: Any, name: str, handle: Handler,
+            dead_letters: Callable[[], DeadLetters]) -> None:
+    """The thin agent every service uses: bytes in, ``process`` under the error policy.
+
+    ``isolated_partitions``: one actor per assigned partition, each strictly in order, so a
+    slow SUNSKY call holds up only its own partition and offsets stay contiguous (the safe
+    form of parallelism, unlike ``concurrency>1``, faust #606).
+    """
+
+    async def agent(stream: Any) -> None:
+        async for event in stream.events():
+            await process(Envelope.from_faust(event), handle, dead_letters())
+
+    agent.__name__ = name
+    app.agent(topic, name=name, isolated_partitions=True)(agent)
 
 
 def periodic(app: faust.App, interval: float, job: Callable[[], Awaitable[Any]],
