@@ -48,7 +48,7 @@ def dev(broker_port: int, sandbox_port: int, auto_advance: float) -> None:
         env = _prepare(settings)
         supervisor = Supervisor(env, echo=sys.stdout, log_dir=_log_dir(settings))
         if "SUNSKY_BASE_URL" not in os.environ:
-            env.update(_start_sandbox(supervisor, sandbox_port, auto_advance))
+            env.update(_start_sandbox(supervisor, sandbox_port, auto_advance, settings))
         for name in SERVICES:
             if _available(name):
                 supervisor.start(name, dropship_argv("worker", name), env)
@@ -87,13 +87,20 @@ def _prepare(settings: Settings) -> dict[str, str]:
     return {"KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers, "DATABASE_URL": url}
 
 
-def _start_sandbox(supervisor: Supervisor, port: int, auto_advance: float) -> dict[str, str]:
-    argv = dropship_argv("sandbox", "--port", str(port))
+def _start_sandbox(supervisor: Supervisor, port: int, auto_advance: float,
+                   settings: Settings) -> dict[str, str]:
+    argv = dropship_argv("sandbox", "--port", str(port), "--callback-retry-seconds", "5")
+    if settings.tracker_callback_port:  # the tracker's endpoint, as a sales manager would set it
+        argv += ["--callback-url", f"http://127.0.0.1:{settings.tracker_callback_port}"
+                 f"{settings.tracker_callback_path}"]
+    env = {"SUNSKY_BASE_URL": f"http://127.0.0.1:{port}", "SUNSKY_API_KEY": SANDBOX_API_KEY,
+           "SUNSKY_API_SECRET": SANDBOX_API_SECRET, "SUNSKY_MAX_CALLS_PER_SECOND": "0"}
     if auto_advance > 0:
         argv += ["--auto-advance", str(auto_advance)]
+        # Deliveries send no callback: sweep at the sandbox's pace so demo orders finish.
+        env["TRACKER_SWEEP_SECONDS"] = str(max(auto_advance / 2, 2.0))
     supervisor.start("sandbox", argv)
-    return {"SUNSKY_BASE_URL": f"http://127.0.0.1:{port}", "SUNSKY_API_KEY": SANDBOX_API_KEY,
-            "SUNSKY_API_SECRET": SANDBOX_API_SECRET, "SUNSKY_MAX_CALLS_PER_SECOND": "0"}
+    return env
 
 
 def _available(service: str) -> bool:

@@ -1,0 +1,156 @@
+"""Following a placed order at SUNSKY: a pure decision, no I/O (STYLE.md point 4).
+
+``decide_tracking(order, view, ...)`` takes our order and what SUNSKY says about it now and
+returns the order to store, the notices to publish and a line per change. SUNSKY is the source
+of truth for the status, but only moves the transition table allows are made: a move it does
+not allow (SUNSKY says "paid" for an order we know shipped: a stale read) changes nothing, and an
+unknown status code is kept raw on the order, never guessed.
+
+SUNSKY status codes (sunsky-open-api.md section 8) and what they mean for us:
+
+====  =========  =============================================
+code  SUNSKY     our status
+====  =========  =============================================
+1     unpaid     Placed (stays)
+2     paid       Processing
+3     shipped    Shipped (tracking number, method, URL stored)
+4     cancelled  Cancelled (with SUNSKY's reason when it gives one)
+5     delivered  Delivered
+====  =========  =============================================
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from enum import StrEnum
+
+from shared.domain.order import FINAL, TRANSITIONS, Order, OrderStatus
+
+S = OrderStatus
+
+STATUS_FROM_SUNSKY: dict[int, OrderStatus] = {
+    1: S.PLACED, 2: S.PROCESSING, 3: S.SHIPPED, 4: S.CANCELLED, 5: S.DELIVERED,
+}
+SUNSKY_PAID = 2
+# Orders SUNSKY still holds open: the ones the tracker follows.
+TRACKED = frozenset({S.PLACED, S.PROCESSING, S.SHIPPED})
+DEFAULT_CANCEL_REASON = "cancelled by SUNSKY (no reason given)"
+
+
+@dataclass(frozen=True)
+class SunskyView:
+    """What SUNSKY says about one order, read from SUNSKY itself (never from a callback)."""
+
+    number: str
+    status: int
+    tracking_number: str | None = None
+    tracking_url: str | None = None
+    shipping_method: str | None = None
+    cancel_reason: str | None = None
+
+
+class Notice(StrEnum):
+    """What a decision asks the tracker to publish."""
+
+    SHIPPED = "shipped"
+    TRACKING_CHANGED = "tracking_changed"  # order.shipped again, with is_update=True
+    DELIVERED = "delivered"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True)
+class TrackingDecision:
+    order: Order
+    notices: tuple[Notice, ...] = ()
+    changes: tuple[str, ...] = ()
+    unknown_status: bool = False
+    refused_move: OrderStatus | None = None  # SUNSKY's status, when the table forbids the move
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.changes)
+
+
+def differs(order: Order, view: SunskyView) -> bool:
+    """Cheap pre-check: could ``decide_tracking`` change anything? (No lock needed for it.)"""
+    stored = order.sunsky.status if order.sunsky else None
+    if stored != view.status:
+        return True
+    if order.status in FINAL:
+        return False
+    target = STATUS_FROM_SUNSKY.get(view.status)
+    lagging = target is not None and target in TRANSITIONS[order.status]
+    return lagging or view.tracking_number not in (None, order.shipping.tracking_number)
+
+
+def decide_tracking(order: Order, view: SunskyView, *, source: str, actor: str,
+                    now: datetime) -> TrackingDecision:
+    """The order once it follows ``view``; ``source`` (callback, sweep, ...) goes in history."""
+    changes: list[str] = []
+    updated = _with_raw_status(order, view, changes)
+    if order.status in FINAL:
+        return TrackingDecision(updated, changes=tuple(changes),
+                                refused_move=_refused(order, view))
+    updated, tracking_changed = _with_tracking(updated, view, changes)
+    target = STATUS_FROM_SUNSKY.get(view.status)
+    if target is None:
+        return TrackingDecision(updated, _tracking_notice(order, tracking_changed),
+                                tuple(changes), unknown_status=True)
+    if target == order.status or target not in TRANSITIONS[order.status]:
+        return TrackingDecision(updated, _tracking_notice(order, tracking_changed),
+                                tuple(changes), refused_move=_refused(order, view))
+    reason = _move_reason(view, source)
+    moved = updated.transition(target, reason=reason, actor=actor, now=now)
+    changes.append(f"status {order.status.label} -> {target.label}")
+    return TrackingDecision(moved, _move_notices(target), tuple(changes))
+
+
+def cancel_reason(view: SunskyView) -> str:
+    return view.cancel_reason or DEFAULT_CANCEL_REASON
+
+
+def _with_raw_status(order: Order, view: SunskyView, changes: list[str]) -> Order:
+    """Keep SUNSKY's code as it is, known or not (the admin sees it in ``orders show``)."""
+    placement = order.sunsky
+    if placement is None or placement.status == view.status:
+        return order
+    changes.append(f"SUNSKY status {placement.status} -> {view.status}")
+    return replace(order, sunsky=replace(placement, status=view.status))
+
+
+def _with_tracking(order: Order, view: SunskyView, changes: list[str]) -> tuple[Order, bool]:
+    """Store a new tracking number with its URL and method; True when the number changed."""
+    shipping = order.shipping
+    if view.tracking_number is None or view.tracking_number == shipping.tracking_number:
+        return order, False
+    changes.append(f"tracking {shipping.tracking_number or '-'} -> {view.tracking_number}")
+    new = replace(shipping, tracking_number=view.tracking_number,
+                  tracking_url=view.tracking_url or shipping.tracking_url,
+                  shipping_method=view.shipping_method or shipping.shipping_method)
+    return replace(order, shipping=new), True
+
+
+def _tracking_notice(order: Order, tracking_changed: bool) -> tuple[Notice, ...]:
+    """A new number on an order Perfex already knows as shipped is an update."""
+    return (Notice.TRACKING_CHANGED,) if tracking_changed and order.status == S.SHIPPED else ()
+
+
+def _move_notices(target: OrderStatus) -> tuple[Notice, ...]:
+    by_target = {S.SHIPPED: Notice.SHIPPED, S.DELIVERED: Notice.DELIVERED,
+                 S.CANCELLED: Notice.CANCELLED}
+    return (by_target[target],) if target in by_target else ()
+
+
+def _move_reason(view: SunskyView, source: str) -> str:
+    text = f"SUNSKY order {view.number} status {view.status} via {source}"
+    if view.status == 4:
+        text += f": {cancel_reason(view)}"
+    return text
+
+
+def _refused(order: Order, view: SunskyView) -> OrderStatus | None:
+    target = STATUS_FROM_SUNSKY.get(view.status)
+    if target is None or target == order.status or target in TRANSITIONS[order.status]:
+        return None
+    return target
