@@ -4,6 +4,7 @@ what this process has spent since."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
@@ -18,12 +19,19 @@ class CountryDirectory:
         self._fetch, self._ttl, self._clock = fetch, ttl, clock
         self._by_code: dict[str, Any] = {}
         self._loaded_at: float | None = None
+        # One refresh at a time: the placer's per-partition actors share this directory.
+        self._lock = asyncio.Lock()
+
+    def _stale(self) -> bool:
+        return self._loaded_at is None or self._clock() - self._loaded_at > self._ttl
 
     async def resolve(self, iso2: str | None) -> Any | None:
-        if self._loaded_at is None or self._clock() - self._loaded_at > self._ttl:
-            countries = await self._fetch()
-            self._by_code = {c.code.upper(): c for c in countries}
-            self._loaded_at = self._clock()
+        if self._stale():
+            async with self._lock:
+                if self._stale():
+                    countries = await self._fetch()
+                    self._by_code = {c.code.upper(): c for c in countries}
+                    self._loaded_at = self._clock()
         return self._by_code.get((iso2 or "").upper())
 
 
@@ -41,14 +49,20 @@ class BalanceTracker:
         self._fetch, self._ttl, self._min_refresh, self._clock = fetch, ttl, min_refresh, clock
         self._balance: Decimal | None = None
         self._read_at = 0.0
+        self._lock = asyncio.Lock()  # concurrent actors share one read
 
-    async def available(self, needed: Decimal) -> Decimal:
+    def _needs_read(self, needed: Decimal) -> bool:
         age = self._clock() - self._read_at
         stale = self._balance is None or age > self._ttl
         short = self._balance is not None and self._balance < needed and age > self._min_refresh
-        if stale or short:
-            self._balance = await self._fetch()
-            self._read_at = self._clock()
+        return stale or short
+
+    async def available(self, needed: Decimal) -> Decimal:
+        if self._needs_read(needed):
+            async with self._lock:
+                if self._needs_read(needed):
+                    self._balance = await self._fetch()
+                    self._read_at = self._clock()
         assert self._balance is not None
         return self._balance
 
