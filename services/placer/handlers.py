@@ -24,9 +24,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from pydantic import ValidationError
-
-from schemas.orders import ORDER_MESSAGE, OrderApiFailed, OrderPlaced, OrderReady
+from schemas.orders import OrderApiFailed, OrderPlaced, OrderReady
 from services.placer.caches import BalanceTracker, CountryDirectory
 from shared.db.repository import SHIPPING_WAY_POLICY, UnitOfWork
 from shared.domain.errors import order_error
@@ -41,7 +39,7 @@ from shared.domain.order import (
 from shared.domain.shipping import choose_shipping_way
 from shared.messaging.emit import emit, new_message_id, utcnow
 from shared.messaging.envelope import Envelope
-from shared.messaging.policy import MessageRejected
+from shared.messaging.policy import MessageRejected, decode_order_message
 from shared.settings import TOPIC_ORDER_API_FAILED, TOPIC_ORDER_PLACED, Settings
 from shared.sunsky.errors import (
     SunskyDuplicateOrderError,
@@ -58,13 +56,7 @@ S = OrderStatus
 
 
 def decode(envelope: Envelope) -> OrderReady:
-    try:
-        message = ORDER_MESSAGE.validate_json(envelope.value)
-    except ValidationError as exc:
-        raise MessageRejected("schema_violation", str(exc.errors()[:3])) from None
-    if not isinstance(message, OrderReady):
-        raise MessageRejected("wrong_message_type", f"{message.type} on {envelope.topic}")
-    return message
+    return decode_order_message(envelope, OrderReady)
 
 
 def sunsky_error(exc: SunskyError, now: datetime) -> OrderError:

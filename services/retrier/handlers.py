@@ -14,14 +14,12 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
-from pydantic import ValidationError
-
-from schemas.orders import ORDER_MESSAGE, OrderApiFailed
+from schemas.orders import OrderApiFailed
 from shared.db.repository import UnitOfWork
 from shared.domain.retry import RetryPolicy, plan_balance_retries, schedule_retry
 from shared.messaging.emit import utcnow
 from shared.messaging.envelope import Envelope
-from shared.messaging.policy import MessageRejected
+from shared.messaging.policy import MessageRejected, decode_order_message
 from shared.requeue import requeue
 from shared.settings import Settings
 
@@ -39,13 +37,7 @@ def policy_from(settings: Settings) -> RetryPolicy:
 
 
 def decode(envelope: Envelope) -> OrderApiFailed:
-    try:
-        message = ORDER_MESSAGE.validate_json(envelope.value)
-    except ValidationError as exc:
-        raise MessageRejected("schema_violation", str(exc.errors()[:3])) from None
-    if not isinstance(message, OrderApiFailed):
-        raise MessageRejected("wrong_message_type", f"{message.type} on {envelope.topic}")
-    return message
+    return decode_order_message(envelope, OrderApiFailed)
 
 
 class Retrier:

@@ -24,10 +24,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from schemas.orders import (
-    ORDER_MESSAGE,
     OrderCancelled,
     OrderDelivered,
     OrderPlaced,
@@ -45,7 +44,7 @@ from shared.domain.tracking import (
 )
 from shared.messaging.emit import emit, new_message_id, utcnow
 from shared.messaging.envelope import Envelope
-from shared.messaging.policy import MessageRejected
+from shared.messaging.policy import MessageRejected, decode_order_message
 from shared.settings import (
     TOPIC_ORDER_CANCELLED,
     TOPIC_ORDER_DELIVERED,
@@ -64,13 +63,7 @@ TOPIC_BY_NOTICE = {
 
 
 def decode(envelope: Envelope) -> OrderPlaced:
-    try:
-        message = ORDER_MESSAGE.validate_json(envelope.value)
-    except ValidationError as exc:
-        raise MessageRejected("schema_violation", str(exc.errors()[:3])) from None
-    if not isinstance(message, OrderPlaced):
-        raise MessageRejected("wrong_message_type", f"{message.type} on {envelope.topic}")
-    return message
+    return decode_order_message(envelope, OrderPlaced)
 
 
 @dataclass(frozen=True)

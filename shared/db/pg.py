@@ -162,13 +162,7 @@ class PgOrderRepository:
         where = " AND ".join(clauses) or "TRUE"
         rows = await self._conn.fetch(
             f"SELECT * FROM orders WHERE {where} ORDER BY id DESC LIMIT {int(flt.limit)}", *args)
-        ids = [r["id"] for r in rows]
-        items = await self._conn.fetch(
-            "SELECT * FROM order_items WHERE order_id = ANY($1) ORDER BY order_id, line_no", ids)
-        by_order: dict[int, list[asyncpg.Record]] = {}
-        for item in items:
-            by_order.setdefault(item["order_id"], []).append(item)
-        return [_order_from(r, by_order.get(r["id"], [])) for r in rows]
+        return await self._with_items(rows)
 
     async def record_ignored(self, invoice_id: str, event_id: str, event_type: str,
                              reason: str) -> None:
@@ -205,13 +199,7 @@ class PgOrderRepository:
         rows = await self._conn.fetch(
             f"SELECT * FROM orders WHERE {where} ORDER BY {order_by} LIMIT {int(limit)}"
             " FOR UPDATE SKIP LOCKED", *args)
-        items = await self._conn.fetch(
-            "SELECT * FROM order_items WHERE order_id = ANY($1) ORDER BY order_id, line_no",
-            [r["id"] for r in rows])
-        by_order: dict[int, list[asyncpg.Record]] = {}
-        for item in items:
-            by_order.setdefault(item["order_id"], []).append(item)
-        return [_order_from(r, by_order.get(r["id"], [])) for r in rows]
+        return await self._with_items(rows)
 
     async def due_retries(self, now: datetime, limit: int) -> list[Order]:
         return await self._locked("status = 'api_failed' AND next_attempt_at <= $1",
@@ -262,7 +250,7 @@ class PgOrderRepository:
         await self._conn.execute(
             "UPDATE orders SET sunsky_synced_at = $2 WHERE id = $1", order_id, at)
 
-    async def _with_items(self, rows: Sequence[asyncpg.Record]) -> Sequence[Order]:
+    async def _with_items(self, rows: Sequence[asyncpg.Record]) -> list[Order]:
         items = await self._conn.fetch(
             "SELECT * FROM order_items WHERE order_id = ANY($1) ORDER BY order_id, line_no",
             [r["id"] for r in rows])

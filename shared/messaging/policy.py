@@ -24,15 +24,19 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import asyncpg
+from pydantic import BaseModel, ValidationError
 
+from schemas.orders import ORDER_MESSAGE
 from shared.messaging.deadletter import DeadLetters
 from shared.messaging.envelope import Envelope
 
 logger = logging.getLogger(__name__)
 
 Handler = Callable[[Envelope], Awaitable[None]]
+M = TypeVar("M", bound=BaseModel)
 CONFLICT_RETRIES = 5
 MAX_BACKOFF = 30.0
 
@@ -100,3 +104,14 @@ async def _backoff(envelope: Envelope, exc: BaseException, attempt: int) -> None
     logger.warning("retrying %s key=%s in %.1fs (attempt %d): %r", envelope.where(),
                    envelope.key, delay, attempt, exc)
     await asyncio.sleep(delay)
+
+
+def decode_order_message(envelope: Envelope, expected: type[M]) -> M:
+    """Bytes -> one ``order.*`` message of the ``expected`` type, or ``MessageRejected``."""
+    try:
+        message = ORDER_MESSAGE.validate_json(envelope.value)
+    except ValidationError as exc:
+        raise MessageRejected("schema_violation", str(exc.errors()[:3])) from None
+    if not isinstance(message, expected):
+        raise MessageRejected("wrong_message_type", f"{message.type} on {envelope.topic}")
+    return message
