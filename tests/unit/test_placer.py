@@ -1,15 +1,14 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 
 from schemas.orders import ORDER_MESSAGE, OrderApiFailed, OrderPlaced, OrderReady
 from services.placer.handlers import Placer
-from shared.demo.perfex_events import address, encode, invoice_event
-from shared.domain.intake import Save, decide_invoice_event
+from shared.demo.perfex_events import address
 from shared.domain.order import OrderStatus
 from shared.messaging.envelope import Envelope
 from shared.messaging.policy import MessageRejected
@@ -19,56 +18,15 @@ from shared.sunsky.errors import (
     SunskyNeedsActionError,
     SunskyUnknownOutcomeError,
 )
-from tests.fakes import FakeStore, FakeSunsky, FakeUnitOfWork, fake_uow_factory
+from tests.builders import NOW, Clock, seed_order
+from tests.fakes import FakeStore, FakeSunsky, fake_uow_factory
 
-NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 SETTINGS = Settings(placing_settle_seconds=30)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = NOW
-        self.slept: list[float] = []
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += timedelta(seconds=seconds)
-
-
-async def seed_order(store: FakeStore, invoice_id: int = 42, **kw: object) -> int:
-    from schemas.perfex import INVOICE_EVENT
-
-    event = INVOICE_EVENT.validate_json(encode(invoice_event("invoice.paid", invoice_id, **kw)))
-    decision = decide_invoice_event(None, event, auto_place=True, now=NOW)
-    assert isinstance(decision, Save)
-    async with FakeUnitOfWork(store) as uow:
-        order = await uow.orders.add(decision.order)
-        await uow.commit()
-    assert order.id is not None
-    return order.id
 
 
 def ready(order_id: int, offset: int = 0) -> Envelope:
     msg = OrderReady(message_id=f"m{offset}", order_id=order_id, invoice_id="42", occurred_at=NOW)
     return Envelope("order.ready", 0, offset, str(order_id), msg.model_dump_json().encode())
-
-
-@pytest.fixture
-def store() -> FakeStore:
-    return FakeStore()
-
-
-@pytest.fixture
-def sunsky() -> FakeSunsky:
-    return FakeSunsky()
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 @pytest.fixture

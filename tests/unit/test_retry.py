@@ -14,8 +14,8 @@ from shared.domain.order import OrderError, OrderStatus
 from shared.domain.retry import RetryPolicy, plan_balance_retries, schedule_retry
 from shared.messaging.envelope import Envelope
 from shared.settings import Settings
+from tests.builders import NOW, Clock, seed_order
 from tests.fakes import FakeStore, FakeSunsky, fake_uow_factory
-from tests.unit.test_placer import NOW, seed_order
 
 SETTINGS = Settings(retry_first_delay_seconds=5, retry_factor=2, retry_max_attempts=3,
                     retry_jitter=0.0, stuck_placing_seconds=120, stale_ready_seconds=60)
@@ -34,24 +34,6 @@ def api_failed(order_id: int, message_id: str = "f1") -> Envelope:
                          occurred_at=NOW, error_code="X", error_kind="transient", message="m",
                          fix_hint="h", attempt=1, first_failed_at=NOW)
     return Envelope("order.api_failed", 0, 0, str(order_id), msg.model_dump_json().encode())
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@pytest.fixture
-def store() -> FakeStore:
-    return FakeStore()
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 @pytest.fixture

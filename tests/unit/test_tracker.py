@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -14,42 +14,17 @@ from schemas.orders import ORDER_MESSAGE, OrderCancelled, OrderPlaced, OrderShip
 from services.tracker.callbacks import CallbackInbox, CallbackServer
 from services.tracker.handlers import Tracker
 from services.tracker.reconcile import Reconciler
-from shared.demo.perfex_events import encode, invoice_event
-from shared.domain.intake import Save, decide_invoice_event
 from shared.domain.order import OrderStatus, SunskyPlacement
 from shared.domain.tracking import SunskyView, decide_tracking
 from shared.messaging.envelope import Envelope
 from shared.settings import Settings
 from shared.sunsky.models import ShippingWay, SunskyOrder
+from tests.builders import NOW, Clock, paid_order
 from tests.fakes import FakeStore, FakeSunsky, FakeUnitOfWork, fake_uow_factory
 
-NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 SETTINGS = Settings(topic_prefix="t.", tracker_sweep_seconds=600, tracker_sweep_window_days=30)
 POSTNORD = ShippingWay(id=246, name="Postnord", queryUrl="https://t.17track.net/en#nums=")
 S = OrderStatus
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@pytest.fixture
-def store() -> FakeStore:
-    return FakeStore()
-
-
-@pytest.fixture
-def sunsky() -> FakeSunsky:
-    return FakeSunsky()
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 @pytest.fixture
@@ -66,14 +41,9 @@ def reconciler(store: FakeStore, sunsky: FakeSunsky, tracker: Tracker,
 async def placed(store: FakeStore, sunsky: FakeSunsky, invoice_id: int = 42, *,
                  sunsky_status: int = 2, placed_at: datetime = NOW) -> tuple[int, str]:
     """An order in Placed, and its SUNSKY twin; returns (our id, SUNSKY number)."""
-    from schemas.perfex import INVOICE_EVENT
-
-    event = INVOICE_EVENT.validate_json(encode(invoice_event("invoice.paid", invoice_id)))
-    decision = decide_invoice_event(None, event, auto_place=True, now=NOW)
-    assert isinstance(decision, Save)
     number = f"2611270{invoice_id:03d}"
     async with FakeUnitOfWork(store) as uow:
-        order = await uow.orders.add(decision.order)
+        order = await uow.orders.add(paid_order(invoice_id))
         order = order.transition(S.PLACED, reason="test", actor="test", now=placed_at)
         order = replace(order, placed_at=placed_at,
                         sunsky=SunskyPlacement(number, sunsky_status, None, None, None))
