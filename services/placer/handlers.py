@@ -174,11 +174,9 @@ class Placer:
     async def _check_balance(self, total: Decimal, now: datetime) -> None:
         balance = await self.balance.available(total)
         if balance < total:
-            error = order_error("BALANCE_NOT_ENOUGH", now,
-                                detail=f"needs {total:.2f} USD, has {balance:.2f} USD")
-            hint = (f"Top up SUNSKY balance: needs {total:.2f} USD, has {balance:.2f} USD; "
-                    "waiting orders are retried once it covers them")
-            raise _Refused(replace(error, fix_hint=hint), quoted_total=total)
+            has = f"has {balance:.2f} USD"
+            error = order_error("BALANCE_NOT_ENOUGH", now, detail=f"needs {total:.2f} USD, {has}")
+            raise _Refused(replace(error, fix_hint=_top_up_hint(total, has)), quoted_total=total)
 
     async def _policy(self) -> dict[str, Any]:
         """The shipping-way policy, read at most every POLICY_TTL (an admin change applies
@@ -216,8 +214,12 @@ class Placer:
             return
         except SunskyError as exc:
             # A definite refusal: SUNSKY did not create it, the next attempt needs no look-up.
-            await self._failed(order, sunsky_error(exc, self._clock()), envelope,
-                               clear_intent=True)
+            error = sunsky_error(exc, self._clock())
+            if exc.code == "BALANCE_NOT_ENOUGH":  # our cached balance was stale or shared
+                self.balance.forget()
+                error = replace(error, fix_hint=_top_up_hint(prepared.total, "SUNSKY refused"))
+            await self._failed(order, error, envelope, clear_intent=True,
+                               quoted_total=prepared.total)
             return
         self.balance.debit(created.total_amount or prepared.total)
         await self._placed(order, created, envelope, how="createOrder")
@@ -295,6 +297,11 @@ class _Refused(Exception):
     def __init__(self, error: OrderError, *, quoted_total: Decimal | None = None) -> None:
         super().__init__(error.code)
         self.error, self.quoted_total = error, quoted_total
+
+
+def _top_up_hint(total: Decimal, has: str) -> str:
+    return (f"Top up SUNSKY balance: needs {total:.2f} USD, {has}; waiting orders are retried "
+            "once it covers them")
 
 
 def _match_state(country: Any, state: str | None) -> str | None:

@@ -79,6 +79,20 @@ async def test_low_balance_fails_before_create_order(
     assert headers["error.code"] == b"BALANCE_NOT_ENOUGH" and headers["attempt"] == b"0"
 
 
+async def test_sunsky_refusing_for_balance_keeps_the_quote_and_the_top_up_hint(
+        store: FakeStore, sunsky: FakeSunsky, placer: Placer) -> None:
+    sunsky.create_error = SunskyNeedsActionError(
+        "BALANCE_NOT_ENOUGH", ["BALANCE_NOT_ENOUGH: needs 11.33, has 2.00"],
+        endpoint="order!createOrder.do")
+    order_id = await seed_order(store)
+    await placer.handle(ready(order_id))
+    order = store.orders[order_id]
+    assert order.last_error is not None and order.last_error.code == "BALANCE_NOT_ENOUGH"
+    assert order.last_error.message == "BALANCE_NOT_ENOUGH: needs 11.33, has 2.00"  # verbatim
+    assert order.last_error.fix_hint.startswith("Top up SUNSKY balance: needs 5.33 USD")
+    assert order.quoted_total == Decimal("5.33")
+
+
 async def test_unsupported_country_and_bad_state(store: FakeStore, placer: Placer) -> None:
     br = await seed_order(store, 1, shipping=address(iso2="BR", state="SP"))
     bad_state = await seed_order(store, 2, shipping=address(state="ZZ"))
