@@ -1,0 +1,35 @@
+"""Secrets never reach logs: the settings view and the log filter both mask them."""
+
+from __future__ import annotations
+
+import logging
+
+from pydantic import SecretStr
+
+from shared.logs import RedactSecrets, redact
+from shared.settings import Settings, redact_url
+
+
+def test_settings_view_masks_the_secret_and_the_database_password() -> None:
+    settings = Settings(sunsky_api_secret=SecretStr("s3cr3t"),
+                        database_url="postgresql://app:pa55@db:5432/shop")
+    view = settings.redacted()
+    assert view["sunsky_api_secret"] == "***"
+    assert view["database_url"] == "postgresql://app:***@db:5432/shop"
+    assert "s3cr3t" not in repr(settings) and "s3cr3t" not in str(view)
+
+
+def test_redact_url_leaves_urls_without_password_alone() -> None:
+    assert redact_url("postgresql://postgres@127.0.0.1:5432/x") == (
+        "postgresql://postgres@127.0.0.1:5432/x")
+
+
+def test_log_filter_masks_signatures_secrets_and_url_passwords() -> None:
+    record = logging.LogRecord("x", logging.INFO, __file__, 1,
+                               "call signature=%s with secret=%s to %s",
+                               ("c908e6a13552aab42ce5f71adf78e21b", "hunter2",
+                                "postgresql://u:pw@h/db"), None)
+    RedactSecrets().filter(record)
+    text = record.getMessage()
+    assert "c908e6a1" not in text and "hunter2" not in text and ":pw@" not in text
+    assert redact("nothing to hide") == "nothing to hide"
