@@ -106,7 +106,7 @@ def snapshot_order(event: InvoiceCreated | InvoicePaid) -> Order:
         id=None, invoice_id=invoice.id, invoice_number=invoice.display_number,
         status=OrderStatus.PENDING_PAYMENT, items=items, shipping=resolve_shipping(event),
         source_base_url=event.source.base_url, client_id=data.client.userid,
-        customer_company=data.client.company, contact_name=_contact_name(event),
+        customer_company=_clean(data.client.company), contact_name=_contact_name(event),
         contact_email=data.primary_contact.email if data.primary_contact else None,
         currency=invoice.currency.code, subtotal=invoice.subtotal, total=invoice.total,
     )

@@ -117,3 +117,13 @@ def test_address_precedence() -> None:
 def test_split_street_handles_br_variants() -> None:
     assert split_street("A<br />B<br>C") == ("A", "B, C")
     assert split_street("") == (None, None)
+
+
+def test_single_space_company_is_no_company() -> None:
+    # Perfex stores " " when a client has no company and shows the contact's name instead
+    raw = invoice_event("invoice.paid", 16)
+    raw["data"]["client"]["company"] = " "
+    decision = decide(raw)
+    assert isinstance(decision, Save)
+    assert decision.order.customer_company is None
+    assert decision.order.shipping.recipient == "Jane Doe"
