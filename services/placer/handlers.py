@@ -189,10 +189,18 @@ class Placer:
         return self._policy_cache[1]
 
     async def _record_intent(self, order: Order, prepared: _Prepared) -> Order | None:
+        """Placing + a new attempt, committed before createOrder; None when another worker got
+        there first (``order`` is what this worker saw before its look-up and quote)."""
         now = self._clock()
         async with self._uow() as uow:
             current = await uow.orders.get(order.id or 0, for_update=True)
             if current is None or current.status not in (S.READY_TO_PLACE, S.PLACING):
+                return None
+            if current.placing_started_at != order.placing_started_at:
+                # Another actor (a rebalance handed the same message to two workers) started an
+                # attempt since we loaded the order: it owns the outcome; a sweep covers a crash.
+                logger.warning("order %s: another worker is placing it; leaving it to them",
+                               order.id)
                 return None
             if current.status == S.READY_TO_PLACE:
                 current = current.transition(S.PLACING, reason=f"attempt {current.attempts + 1}",

@@ -156,6 +156,22 @@ async def test_crash_after_intent_recovers_by_lookup(
     assert store.orders[order_id].status == OrderStatus.PLACED and len(sunsky.orders) == 1
 
 
+async def test_a_second_worker_that_loaded_the_order_earlier_does_not_place_it_again(
+        store: FakeStore, sunsky: FakeSunsky, clock: Clock) -> None:
+    """A rebalance can hand one order.ready to two workers; both load the order as Ready to
+    Place, one records its intent first: the other must not call createOrder."""
+    order_id = await seed_order(store)
+    slow = Placer(SETTINGS, fake_uow_factory(store), sunsky, clock=clock, sleep=clock.sleep)
+    fast = Placer(SETTINGS, fake_uow_factory(store), sunsky, clock=clock, sleep=clock.sleep)
+    seen_by_slow = store.orders[order_id]
+    await fast.handle(ready(order_id))
+    assert store.orders[order_id].status == OrderStatus.PLACED
+    store.orders[order_id] = replace(store.orders[order_id], status=OrderStatus.PLACING)
+    prepared = await slow._prepare(seen_by_slow)
+    assert await slow._record_intent(seen_by_slow, prepared) is None
+    assert sunsky.calls.count("createOrder") == 1
+
+
 async def test_duplicate_site_number_is_resolved_by_lookup(
         store: FakeStore, sunsky: FakeSunsky, placer: Placer) -> None:
     sunsky.create_then_raise = SunskyDuplicateOrderError(
