@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -36,10 +37,12 @@ from shared.domain.order import (
     OrderStatus,
     SunskyPlacement,
 )
+from shared.domain.retry import schedule_retry, settle_until
 from shared.domain.shipping import choose_shipping_way
 from shared.messaging.emit import emit, new_message_id, utcnow
 from shared.messaging.envelope import Envelope
 from shared.messaging.policy import MessageRejected, decode_order_message
+from shared.requeue import retry_policy
 from shared.settings import TOPIC_ORDER_API_FAILED, TOPIC_ORDER_PLACED, Settings
 from shared.sunsky.errors import (
     SunskyDuplicateOrderError,
@@ -69,9 +72,11 @@ class Placer:
     def __init__(self, settings: Settings, uow: Callable[[], UnitOfWork], sunsky: Any, *,
                  committed: Callable[[], None] = lambda: None,
                  clock: Callable[[], datetime] = utcnow,
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+                 rand: Callable[[], float] = random.random) -> None:
         self._settings, self._uow, self._committed = settings, uow, committed
-        self._sunsky, self._clock, self._sleep = sunsky, clock, sleep
+        self._sunsky, self._clock, self._sleep, self._rand = sunsky, clock, sleep, rand
+        self._retry_policy = retry_policy(settings)
         self.countries = CountryDirectory(lambda: self._sunsky.get_countries())
         self.balance = BalanceTracker(lambda: self._sunsky.get_balance(),
                                       ttl=settings.balance_cache_seconds)
@@ -107,10 +112,9 @@ class Placer:
     # --- recovery: the order may already exist at SUNSKY ---------------------------------
     async def _recovered(self, order: Order, envelope: Envelope) -> bool:
         """Look the order up by siteNumber; True when that settled its fate."""
-        assert order.placing_started_at is not None
-        settle_until = order.placing_started_at + timedelta(
-            seconds=self._settings.placing_settle_seconds)
-        wait = (settle_until - self._clock()).total_seconds()
+        settled = settle_until(order, self._settings.placing_settle_seconds)
+        assert settled is not None
+        wait = (settled - self._clock()).total_seconds()
         if wait > 0:
             logger.info("order %s: waiting %.1fs for an earlier attempt to settle", order.id, wait)
             await self._sleep(wait)
@@ -239,7 +243,10 @@ class Placer:
         try:
             found = await self._lookup(order)
         except SunskyError as lookup_error:
-            await self._failed(order, sunsky_error(lookup_error, self._clock()), envelope)
+            # The order may still exist: keep that as the reason, the look-up failure as detail
+            error = sunsky_error(exc, self._clock())
+            detail = f"{error.message}; look-up by siteNumber failed: {lookup_error.code}"
+            await self._failed(order, replace(error, message=detail), envelope)
             return
         if found is not None:
             await self._placed(order, found, envelope, how=f"found by siteNumber after {exc.code}")
@@ -277,6 +284,10 @@ class Placer:
             if current is None or current.status not in (S.READY_TO_PLACE, S.PLACING):
                 return
             current = current.fail(error, actor=ACTOR)
+            # Scheduled here, in the failure's own transaction, so a lost order.api_failed
+            # message cannot strand a retryable order; the retrier releases it when due.
+            current = schedule_retry(current, self._retry_policy, self._clock(),
+                                     self._rand()).order
             if clear_intent:
                 current = replace(current, placing_started_at=None)
             if quoted_total is not None:
@@ -350,6 +361,8 @@ def _failure_headers(order: Order, envelope: Envelope) -> dict[str, str]:
         "original.topic": envelope.topic, "original.partition": str(envelope.partition),
         "original.offset": str(envelope.offset),
         "first_failed_at": (order.first_failed_at or error.at).isoformat(),
+        # a replayed order that fails again keeps its replay count (the replay cap needs it)
+        **({"replay.cycle": cycle} if (cycle := envelope.header("replay.cycle")) else {}),
     }
 
 

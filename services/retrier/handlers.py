@@ -16,24 +16,17 @@ from typing import Any
 
 from schemas.orders import OrderApiFailed
 from shared.db.repository import UnitOfWork
-from shared.domain.retry import RetryPolicy, plan_balance_retries, schedule_retry
+from shared.domain.retry import plan_balance_retries, schedule_retry
 from shared.messaging.emit import utcnow
 from shared.messaging.envelope import Envelope
 from shared.messaging.policy import MessageRejected, decode_order_message
-from shared.requeue import requeue
+from shared.requeue import requeue, retry_policy
 from shared.settings import Settings
 
 logger = logging.getLogger(__name__)
 
 CONSUMER = "retrier"
 ACTOR = "retrier"
-
-
-def policy_from(settings: Settings) -> RetryPolicy:
-    return RetryPolicy(first_delay=settings.retry_first_delay_seconds,
-                       factor=settings.retry_factor, max_delay=settings.retry_max_delay_seconds,
-                       max_attempts=settings.retry_max_attempts, jitter=settings.retry_jitter,
-                       settle=settings.placing_settle_seconds)
 
 
 def decode(envelope: Envelope) -> OrderApiFailed:
@@ -47,7 +40,7 @@ class Retrier:
                  rand: Callable[[], float] = random.random) -> None:
         self._settings, self._uow, self._sunsky = settings, uow, sunsky
         self._committed, self._clock, self._rand = committed, clock, rand
-        self.policy = policy_from(settings)
+        self.policy = retry_policy(settings)
 
     async def handle(self, envelope: Envelope) -> None:
         message = decode(envelope)
@@ -73,7 +66,8 @@ class Retrier:
             due = await uow.orders.due_retries(now, limit=200)
             for order in due:
                 await requeue(uow, self._settings, order, actor=ACTOR, reason="retry",
-                              note=f"automatic retry {order.attempts + 1}", now=now)
+                              note=f"automatic retry {order.auto_retries + 1}", now=now,
+                              auto_retries=order.auto_retries + 1)
             await uow.commit()
         if due:
             self._committed()
@@ -94,7 +88,8 @@ class Retrier:
             for order in chosen:
                 await requeue(uow, self._settings, order, actor=ACTOR,
                               reason="balance_topped_up",
-                              note=f"SUNSKY balance {balance} covers it", now=now)
+                              note=f"SUNSKY balance {balance} covers it", now=now,
+                              auto_retries=0)
             await uow.commit()
         if chosen:
             self._committed()

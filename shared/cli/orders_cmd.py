@@ -78,10 +78,13 @@ def describe(o: Order, history: list[Any]) -> list[str]:
         f"status {o.status.label}",
         f"Customer: {o.customer_company or '-'} / {o.contact_name or '-'} "
         f"<{o.contact_email or '-'}> (client {o.client_id})",
-        f"Totals: {o.total} {o.currency}   attempts: {o.attempts}   siteNumber: {o.site_number}",
+        f"Totals: {o.total} {o.currency}   attempts: {o.attempts}   automatic retries: "
+        f"{o.auto_retries}{' (exhausted)' if o.retries_exhausted else ''}"
+        f"{f', next at {o.next_attempt_at:%Y-%m-%d %H:%M:%S}' if o.next_attempt_at else ''}"
+        f"   siteNumber: {o.site_number}",
         "Items:",
-        *(f"  {i.line_no}. {i.product_name} [{i.sku}] x{i.quantity} @ {i.unit_price} = "
-          f"{i.line_total}" for i in o.items),
+        *(f"  {i.line_no}. {i.product_name} [{i.sku}] x{i.quantity.normalize():f} "
+          f"@ {i.unit_price} = {i.line_total}" for i in o.items),
         f"Ship to: {s.recipient} ({s.phone}) {s.full_address()}",
         f"Shipping: {s.shipping_method or '-'}  tracking {s.tracking_number or '-'} "
         f"{s.tracking_url or ''}".rstrip(),

@@ -69,7 +69,7 @@ async def retry_one(uow: UnitOfWork, settings: Settings, order: Order, *,
     if problem is not None:
         return f"order {locked.id}: refused, {problem.code}: {problem.message}"
     await requeue(uow, settings, locked, actor=actor, reason=reason, note=note, now=utcnow(),
-                  headers=headers)
+                  headers=headers, auto_retries=0)
     return f"order {locked.id}: queued for placement"
 
 

@@ -40,7 +40,7 @@ _ORDER_COLUMNS = (
     "sunsky_total", "last_error_code", "last_error_kind", "last_error_message",
     "last_error_hint", "last_error_at", "first_failed_at", "attempts", "next_attempt_at",
     "placing_started_at", "paid_at", "placed_at", "quoted_total", "retries_exhausted",
-    "last_swept_at",
+    "last_swept_at", "auto_retries",
 )
 
 
@@ -57,7 +57,7 @@ def _row_values(order: Order) -> list[Any]:
         e.fix_hint if e else None, e.at if e else None,
         order.first_failed_at, order.attempts, order.next_attempt_at, order.placing_started_at,
         order.paid_at, order.placed_at, order.quoted_total, order.retries_exhausted,
-        order.last_swept_at,
+        order.last_swept_at, order.auto_retries,
     ]
 
 
@@ -86,7 +86,7 @@ def _order_from(row: asyncpg.Record, items: Sequence[asyncpg.Record]) -> Order:
         next_attempt_at=row["next_attempt_at"], placing_started_at=row["placing_started_at"],
         paid_at=row["paid_at"], placed_at=row["placed_at"], created_at=row["created_at"],
         quoted_total=row["quoted_total"], retries_exhausted=row["retries_exhausted"],
-        last_swept_at=row["last_swept_at"],
+        last_swept_at=row["last_swept_at"], auto_retries=row["auto_retries"],
     )
 
 

@@ -122,11 +122,10 @@ def _line_order(value: str | None) -> int:
 
 
 def _item(line_no: int, line: PerfexItem) -> OrderItem:
-    # A fractional quantity is kept as-is here (rounded down to an int for storage would lie);
-    # validate_for_placement rejects it with FRACTIONAL_QUANTITY before anything is placed.
-    qty = int(line.qty) if line.qty == line.qty.to_integral_value() else -1
+    # The quantity is kept as Perfex sent it; validate_for_placement rejects a fractional or
+    # non-positive one with FRACTIONAL_QUANTITY before anything is placed.
     return OrderItem(line_no=line_no, product_name=line.description or (line.sunsky_sku or ""),
-                     sku=line.sunsky_sku or "", quantity=qty, unit_price=line.rate,
+                     sku=line.sunsky_sku or "", quantity=line.qty, unit_price=line.rate,
                      line_total=(line.qty * line.rate).quantize(Decimal("0.01")))
 
 
@@ -185,10 +184,15 @@ def _clean(value: str | None) -> str | None:
     return text or None
 
 
+def _whole_positive(quantity: Decimal) -> bool:
+    return quantity > 0 and quantity == quantity.to_integral_value()
+
+
 def validate_for_placement(order: Order, now: datetime) -> OrderError | None:
     """The first reason the order cannot be sent to SUNSKY, checked without calling SUNSKY."""
-    if any(item.quantity <= 0 for item in order.items):
-        bad = ", ".join(i.sku for i in order.items if i.quantity <= 0)
+    if any(not _whole_positive(item.quantity) for item in order.items):
+        bad = ", ".join(f"{i.sku} x{i.quantity}" for i in order.items
+                        if not _whole_positive(i.quantity))
         return order_error("FRACTIONAL_QUANTITY", now, detail=f"lines: {bad}")
     ship = order.shipping
     if not ship.address_line1 and not ship.city and not ship.country_iso2:

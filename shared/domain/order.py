@@ -72,7 +72,7 @@ class OrderItem:
     line_no: int
     product_name: str
     sku: str
-    quantity: int
+    quantity: Decimal  # as Perfex sent it; placement requires a whole, positive number
     unit_price: Decimal
     line_total: Decimal
 
@@ -158,6 +158,7 @@ class Order:
     placed_at: datetime | None = None
     created_at: datetime | None = None
     quoted_total: Decimal | None = None
+    auto_retries: int = 0  # automatic retries by the retrier since the last person's retry
     retries_exhausted: bool = False
     last_swept_at: datetime | None = None
     history: tuple[StatusChange, ...] = field(default=(), compare=False)
@@ -177,7 +178,7 @@ class Order:
 
     @property
     def lines_for_sunsky(self) -> list[tuple[str, int]]:
-        return [(item.sku, item.quantity) for item in self.items]
+        return [(item.sku, int(item.quantity)) for item in self.items]
 
 
 def new_order_history(order: Order, *, reason: str, actor: str, now: datetime) -> Order:

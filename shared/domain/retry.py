@@ -42,21 +42,37 @@ class RetryDecision:
     reason: str
 
 
+def settle_until(order: Order, settle_seconds: float) -> datetime | None:
+    """When an attempt that may have reached SUNSKY has surely finished there: ``settle``
+    after the later of the attempt's start and the moment we gave up on its answer."""
+    if order.placing_started_at is None:
+        return None
+    anchor = order.placing_started_at
+    error = order.last_error
+    if error is not None and error.kind == "unknown_outcome" and error.at > anchor:
+        anchor = error.at
+    return anchor + timedelta(seconds=settle_seconds)
+
+
 def schedule_retry(order: Order, policy: RetryPolicy, now: datetime,
                    unit_random: float) -> RetryDecision:
-    """Set ``next_attempt_at`` for a retryable failure, or say why there is none."""
+    """Set ``next_attempt_at`` for a retryable failure, or say why there is none.
+
+    Backoff and the cap count ``auto_retries`` (every automatic retry, whether the failure
+    came before or after createOrder), not createOrder attempts."""
     error = order.last_error
     if order.status != OrderStatus.API_FAILED or error is None:
         return RetryDecision(order, False, f"order is {order.status.label}")
     if error.kind not in RETRYABLE_KINDS:
         return RetryDecision(replace(order, next_attempt_at=None), False,
                              f"{error.code} needs a person ({error.kind})")
-    if order.attempts >= policy.max_attempts:
+    if order.auto_retries >= policy.max_attempts:
         return RetryDecision(replace(order, next_attempt_at=None, retries_exhausted=True), False,
-                             f"gave up after {order.attempts} attempts")
-    due = now + timedelta(seconds=policy.delay(order.attempts, unit_random))
-    if error.kind == "unknown_outcome" and order.placing_started_at is not None:
-        due = max(due, order.placing_started_at + timedelta(seconds=policy.settle))
+                             f"gave up after {order.auto_retries} automatic retries")
+    due = now + timedelta(seconds=policy.delay(order.auto_retries + 1, unit_random))
+    settled = settle_until(order, policy.settle) if error.kind == "unknown_outcome" else None
+    if settled is not None:
+        due = max(due, settled)
     return RetryDecision(replace(order, next_attempt_at=due, retries_exhausted=False), True,
                          f"retry {order.attempts + 1} at {due:%H:%M:%S}")
 

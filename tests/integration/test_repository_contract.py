@@ -146,3 +146,11 @@ async def test_list_filters_by_status(uow) -> None:
         listed = await unit.orders.list_orders(flt)
     ids = {o.id for o in listed}
     assert failed.id in ids and ready.id not in ids
+
+
+async def test_a_fractional_quantity_is_stored_as_perfex_sent_it(uow) -> None:
+    order = new_order(OrderStatus.API_FAILED)
+    item = replace(order.items[0], quantity=Decimal("1.50"), line_total=Decimal("6.75"))
+    saved = await add(uow, replace(order, items=(item,)))
+    async with uow() as unit:
+        assert (await unit.orders.get(saved.id)).items[0].quantity == Decimal("1.50")

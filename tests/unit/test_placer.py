@@ -8,6 +8,7 @@ import pytest
 
 from schemas.orders import ORDER_MESSAGE, OrderApiFailed, OrderPlaced, OrderReady
 from services.placer.handlers import Placer
+from services.retrier.handlers import Retrier
 from shared.demo.perfex_events import address
 from shared.domain.order import OrderStatus
 from shared.messaging.envelope import Envelope
@@ -16,6 +17,7 @@ from shared.settings import Settings
 from shared.sunsky.errors import (
     SunskyDuplicateOrderError,
     SunskyNeedsActionError,
+    SunskyTransientError,
     SunskyUnknownOutcomeError,
 )
 from tests.builders import NOW, Clock, seed_order
@@ -124,6 +126,21 @@ async def test_unknown_outcome_that_did_create_is_found_not_placed_again(
     order = store.orders[order_id]
     assert order.status == OrderStatus.PLACED and len(sunsky.orders) == 1
     assert order.sunsky is not None and order.sunsky.number in sunsky.orders
+
+
+async def test_a_retryable_failure_is_scheduled_even_if_its_message_is_lost(
+        store: FakeStore, sunsky: FakeSunsky, placer: Placer, clock: Clock) -> None:
+    sunsky.create_error = SunskyTransientError("RATE_LIMITED", ["HTTP 429"],
+                                               endpoint="order!createOrder.do")
+    order_id = await seed_order(store)
+    await placer.handle(ready(order_id))
+    order = store.orders[order_id]
+    assert order.status == OrderStatus.API_FAILED and order.next_attempt_at is not None
+    store.outbox.clear()  # the broker lost order.api_failed: the retrier's scan still finds it
+    clock.now = order.next_attempt_at
+    retrier = Retrier(SETTINGS, fake_uow_factory(store), sunsky, clock=clock)
+    assert await retrier.release_due() == 1
+    assert store.orders[order_id].status == OrderStatus.READY_TO_PLACE
 
 
 async def test_unknown_outcome_that_did_not_create_fails_then_retry_looks_up_first(

@@ -21,11 +21,12 @@ SETTINGS = Settings(retry_first_delay_seconds=5, retry_factor=2, retry_max_attem
                     retry_jitter=0.0, stuck_placing_seconds=120, stale_ready_seconds=60)
 
 
-def failed(store: FakeStore, order_id: int, *, code: str, kind: str, attempts: int = 1,
+def failed(store: FakeStore, order_id: int, *, code: str, kind: str, retries: int = 0,
            quoted: str | None = None, at: datetime = NOW) -> None:
     order = store.orders[order_id]
     error = OrderError(code, kind, f"{code} happened", "fix it", at)
-    order = replace(order, attempts=attempts, quoted_total=Decimal(quoted) if quoted else None)
+    order = replace(order, auto_retries=retries,
+                    quoted_total=Decimal(quoted) if quoted else None)
     store.orders[order_id] = order.fail(error, actor="test")
 
 
@@ -59,6 +60,7 @@ async def test_transient_failure_is_scheduled_then_released_when_due(
     assert await retrier.release_due() == 1
     order = store.orders[order_id]
     assert order.status == OrderStatus.READY_TO_PLACE and order.next_attempt_at is None
+    assert order.auto_retries == 1  # counted whether it failed before or after createOrder
     [ready] = [ORDER_MESSAGE.validate_json(v) for v in store.messages("order.ready")]
     assert isinstance(ready, OrderReady) and ready.reason == "retry"
 
@@ -67,8 +69,8 @@ async def test_a_later_retry_does_not_block_an_earlier_one(
         store: FakeStore, retrier: Retrier, clock: Clock) -> None:
     slow = await seed_order(store, 1)
     fast = await seed_order(store, 2)
-    failed(store, slow, code="SERVER_ERROR", kind="transient", attempts=3 - 1)  # 10 s
-    failed(store, fast, code="SERVER_ERROR", kind="transient", attempts=1)  # 5 s
+    failed(store, slow, code="SERVER_ERROR", kind="transient", retries=1)  # 10 s
+    failed(store, fast, code="SERVER_ERROR", kind="transient", retries=0)  # 5 s
     await retrier.handle(api_failed(slow, "a"))
     await retrier.handle(api_failed(fast, "b"))
     clock.now += timedelta(seconds=6)
@@ -80,11 +82,12 @@ async def test_a_later_retry_does_not_block_an_earlier_one(
 async def test_unknown_outcome_waits_for_the_attempt_to_settle(store: FakeStore) -> None:
     order_id = await seed_order(store)
     failed(store, order_id, code="UNKNOWN_OUTCOME", kind="unknown_outcome")
-    started = NOW - timedelta(seconds=2)
+    started = NOW - timedelta(seconds=20)  # the answer was given up on at NOW (error.at)
     order = replace(store.orders[order_id], placing_started_at=started)
     policy = RetryPolicy(first_delay=1, jitter=0, settle=30)
     decision = schedule_retry(order, policy, NOW, 0.5)
-    assert decision.order.next_attempt_at == started + timedelta(seconds=30)
+    # settle counts from when we gave up on the answer, not from when the attempt began
+    assert decision.order.next_attempt_at == NOW + timedelta(seconds=30)
 
 
 async def test_needs_action_is_never_retried_automatically(
@@ -100,7 +103,7 @@ async def test_needs_action_is_never_retried_automatically(
 async def test_exhausted_retries_stay_api_failed_with_the_last_error(
         store: FakeStore, retrier: Retrier) -> None:
     order_id = await seed_order(store)
-    failed(store, order_id, code="SERVER_ERROR", kind="transient", attempts=3)
+    failed(store, order_id, code="SERVER_ERROR", kind="transient", retries=3)
     await retrier.handle(api_failed(order_id))
     order = store.orders[order_id]
     assert order.status == OrderStatus.API_FAILED and order.retries_exhausted
