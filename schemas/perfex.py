@@ -7,9 +7,9 @@ possibly absent or null are optional. Parse with ``INVOICE_EVENT.validate_json(r
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, TypeAdapter
+from pydantic import BaseModel, BeforeValidator, Field, TypeAdapter
 
 from schemas._types import INBOUND, Flag, Money, NumText
 
@@ -17,6 +17,14 @@ DRAFT_STATUS = "6"
 DRAFT_NUMBER = "1000000000"
 PAID_STATUS = "2"
 SUNSKY_SKU_FIELD = "sunsky_sku"
+
+
+def _custom_fields(value: Any) -> Any:
+    if isinstance(value, list) and not value:
+        return {}
+    if isinstance(value, dict):
+        return {str(k): (None if v is None else str(v)) for k, v in value.items()}
+    return value
 
 
 class PerfexAddress(BaseModel):
@@ -46,7 +54,9 @@ class PerfexItem(BaseModel):
     qty: Money
     rate: Money
     unit: str | None = None
-    custom_fields: dict[str, str | None] = Field(default_factory=dict)
+    # PHP's json_encode turns an empty array into [], and values may be numbers
+    custom_fields: Annotated[dict[str, str | None], BeforeValidator(_custom_fields)] = Field(
+        default_factory=dict)
 
     @property
     def sunsky_sku(self) -> str | None:

@@ -90,14 +90,14 @@ async def _drain(consumer: AIOKafkaConsumer, partitions: list[TopicPartition],
     consumer.assign(partitions)
     await consumer.seek_to_beginning(*partitions)
     ends = await consumer.end_offsets(partitions)
-    pending = {tp for tp in partitions if ends[tp] > 0}
+    # a partition whose records all expired (retention) starts at its end: nothing to read
+    pending = {tp for tp in partitions if await consumer.position(tp) < ends[tp]}
     records: list[Any] = []
     while pending:
         batch = await consumer.getmany(*pending, timeout_ms=1000)
-        for tp, rows in batch.items():
+        for rows in batch.values():
             records += [r for r in rows if _in_window(r.timestamp, since, until)]
-            if rows and rows[-1].offset + 1 >= ends[tp]:
-                pending.discard(tp)
+        pending = {tp for tp in pending if await consumer.position(tp) < ends[tp]}
     return sorted(records, key=lambda r: (r.timestamp, r.partition, r.offset))
 
 

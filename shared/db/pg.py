@@ -217,7 +217,8 @@ class PgOrderRepository:
 
     async def try_lock(self, name: str) -> bool:
         return bool(await self._conn.fetchval(
-            "SELECT pg_try_advisory_xact_lock(hashtext($1))", name))
+            # per schema: two shops (or test runs) in one database must not block each other
+            "SELECT pg_try_advisory_xact_lock(hashtext(current_schema() || ':' || $1))", name))
 
     async def record_replay(self, replay: ReplayRecord) -> int:
         return int(await self._conn.fetchval(

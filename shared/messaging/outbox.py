@@ -1,8 +1,11 @@
 """Transactional outbox relay (streaming-pitfalls.md section 6).
 
 Handlers write outgoing messages into ``outbox`` in the same transaction as the state change;
-this relay publishes pending rows and marks them sent. ``FOR UPDATE SKIP LOCKED`` lets every
-process run a relay. A crash between publish and mark re-publishes: consumers dedupe.
+this relay publishes pending rows and marks them sent. Every process runs a relay, but an
+advisory lock lets one publish at a time, in id order: two relays working side by side could
+publish ``order.delivered`` before the ``order.shipped`` another one still holds. (Writes for
+one order are serialised by its row lock, so id order is that order's event order.) A crash
+between publish and mark re-publishes: consumers dedupe.
 """
 
 from __future__ import annotations
@@ -19,6 +22,9 @@ from shared.messaging.publisher import Publisher
 
 logger = logging.getLogger(__name__)
 
+BUSY_PAUSE = 0.02
+BUSY_RETRIES = 50
+
 
 class OutboxRelay:
     def __init__(self, pool: asyncpg.Pool, publisher: Publisher, *, batch: int = 500,
@@ -33,15 +39,24 @@ class OutboxRelay:
 
     async def flush(self) -> int:
         """Publish pending rows; returns how many were sent."""
-        sent = 0
+        sent, busy_waits = 0, 0
         while True:
             n = await self._flush_batch()
+            if n is None:  # another relay is publishing; it may not see our newest rows
+                busy_waits += 1
+                if busy_waits > BUSY_RETRIES:
+                    return sent
+                await asyncio.sleep(BUSY_PAUSE)
+                continue
             sent += n
             if n < self._batch:
                 return sent
 
-    async def _flush_batch(self) -> int:
+    async def _flush_batch(self) -> int | None:
         async with self._pool.acquire() as conn, conn.transaction():
+            if not await conn.fetchval(
+                    "SELECT pg_try_advisory_xact_lock(hashtext(current_schema() || ':outbox'))"):
+                return None
             rows = await conn.fetch(
                 "SELECT id, topic, key, value, headers FROM outbox WHERE published_at IS NULL"
                 " ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED", self._batch)

@@ -127,3 +127,12 @@ def test_single_space_company_is_no_company() -> None:
     assert isinstance(decision, Save)
     assert decision.order.customer_company is None
     assert decision.order.shipping.recipient == "Jane Doe"
+
+
+def test_php_empty_custom_fields_and_numeric_values_are_accepted() -> None:
+    raw = invoice_event("invoice.paid", 17)
+    raw["data"]["invoice"]["items"][1]["custom_fields"] = []  # json_encode(array())
+    raw["data"]["invoice"]["items"][0]["custom_fields"] = {"sunsky_sku": "S-CAB-0042", "n": 7}
+    event = parse(raw)
+    assert event.data.invoice.items[1].custom_fields == {}
+    assert event.data.invoice.items[0].custom_fields["n"] == "7"
