@@ -14,7 +14,8 @@ from pydantic import BaseModel, Field, TypeAdapter
 
 from schemas._types import OUTBOUND, Money
 
-ReadyReason = Literal["auto", "manual", "retry", "sweep", "replay", "balance_topped_up"]
+ReadyReason = Literal["auto", "manual", "retry", "sweep", "replay", "balance_topped_up",
+                      "address_changed"]
 
 
 class _OrderMessage(BaseModel):

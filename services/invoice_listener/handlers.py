@@ -17,8 +17,10 @@ from schemas.orders import OrderReady
 from schemas.perfex import INVOICE_EVENT, InvoiceCreated, InvoicePaid
 from shared.db.repository import AUTO_PLACE, UnitOfWork
 from shared.domain.intake import Ignore, NoChange, Save, decide_invoice_event
+from shared.domain.order import OrderStatus
 from shared.messaging.emit import emit, new_message_id, utcnow
 from shared.messaging.envelope import Envelope
+from shared.messaging.failures import emit_failure
 from shared.messaging.policy import MessageRejected
 from shared.settings import TOPIC_ORDER_READY, Settings
 
@@ -58,13 +60,13 @@ class InvoiceListener:
                 logger.info("duplicate event %s (%s) on %s: skipped", event.event_id,
                             event.event_type, envelope.where())
                 return
-            outcome = await self._apply(uow, event)
+            outcome = await self._apply(uow, event, envelope)
             await uow.commit()
         self._committed()
         logger.info("%s event=%s invoice=%s at %s: %s", event.event_type, event.event_id,
                     event.data.invoice.id, envelope.where(), outcome)
 
-    async def _apply(self, uow: UnitOfWork, event: InvoiceEvent) -> str:
+    async def _apply(self, uow: UnitOfWork, event: InvoiceEvent, envelope: Envelope) -> str:
         invoice_id = event.data.invoice.id
         existing = await uow.orders.get_by_invoice(invoice_id, for_update=True)
         auto_place = bool(await uow.orders.get_setting(AUTO_PLACE))
@@ -76,9 +78,10 @@ class InvoiceListener:
             return f"ignored ({decision.reason})"
         if isinstance(decision, NoChange):
             return f"no change ({decision.reason})"
-        return await self._save(uow, decision, now)
+        return await self._save(uow, decision, now, envelope)
 
-    async def _save(self, uow: UnitOfWork, decision: Save, now: datetime) -> str:
+    async def _save(self, uow: UnitOfWork, decision: Save, now: datetime,
+                    envelope: Envelope) -> str:
         order = decision.order
         order = (await uow.orders.add(order) if order.id is None
                  else await uow.orders.save(order, items=True))
@@ -87,6 +90,8 @@ class InvoiceListener:
             ready = OrderReady(message_id=new_message_id(), order_id=order.id,
                                invoice_id=order.invoice_id, occurred_at=now, reason="auto")
             await emit(uow, self._settings.topic(TOPIC_ORDER_READY), str(order.id), ready)
+        if order.status == OrderStatus.API_FAILED:  # the failure is visible and replayable
+            await emit_failure(uow, self._settings, order, envelope)
         error = f" [{order.last_error.code}]" if order.last_error else ""
         return f"order {order.id} {order.status.label}{error}"
 

@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from schemas.orders import OrderApiFailed, OrderPlaced, OrderReady
+from schemas.orders import OrderPlaced, OrderReady
 from services.placer.caches import BalanceTracker, CountryDirectory
 from shared.db.repository import SHIPPING_WAY_POLICY, UnitOfWork
 from shared.domain.errors import order_error
@@ -41,9 +41,10 @@ from shared.domain.retry import schedule_retry, settle_until
 from shared.domain.shipping import choose_shipping_way
 from shared.messaging.emit import emit, new_message_id, utcnow
 from shared.messaging.envelope import Envelope
+from shared.messaging.failures import emit_failure
 from shared.messaging.policy import MessageRejected, decode_order_message
-from shared.requeue import retry_policy
-from shared.settings import TOPIC_ORDER_API_FAILED, TOPIC_ORDER_PLACED, Settings
+from shared.requeue import requeue, retry_policy
+from shared.settings import TOPIC_ORDER_PLACED, Settings
 from shared.sunsky.errors import (
     SunskyDuplicateOrderError,
     SunskyError,
@@ -200,6 +201,13 @@ class Placer:
             current = await uow.orders.get(order.id or 0, for_update=True)
             if current is None or current.status not in (S.READY_TO_PLACE, S.PLACING):
                 return None
+            if _ship_to(current) != _ship_to(order):
+                # An admin corrected the address while we quoted: quote the new one instead.
+                await requeue(uow, self._settings, current, actor=ACTOR,
+                              reason="address_changed", note="address changed", now=now)
+                await uow.commit()
+                self._committed()
+                return None
             if current.placing_started_at != order.placing_started_at:
                 # Another actor (a rebalance handed the same message to two workers) started an
                 # attempt since we loaded the order: it owns the outcome; a sweep covers a crash.
@@ -293,8 +301,7 @@ class Placer:
             if quoted_total is not None:
                 current = replace(current, quoted_total=quoted_total)
             current = await uow.orders.save(current)
-            await emit(uow, self._settings.topic(TOPIC_ORDER_API_FAILED), str(current.id),
-                       _failure_message(current, error), _failure_headers(current, envelope))
+            await emit_failure(uow, self._settings, current, envelope)
             await uow.commit()
         self._committed()
         logger.warning("order %s API Failed [%s/%s] from %s: %s", order.id, error.code,
@@ -316,6 +323,13 @@ class _Refused(Exception):
     def __init__(self, error: OrderError, *, quoted_total: Decimal | None = None) -> None:
         super().__init__(error.code)
         self.error, self.quoted_total = error, quoted_total
+
+
+def _ship_to(order: Order) -> tuple[str | None, ...]:
+    """The shipping details a createOrder request is built from."""
+    s = order.shipping
+    return (s.recipient, s.phone, s.email, s.company, s.address_line1, s.address_line2,
+            s.city, s.state, s.postcode, s.country_iso2)
 
 
 def _top_up_hint(total: Decimal, has: str) -> str:
@@ -343,27 +357,6 @@ def _address(order: Order, country_id: int, state: str | None, way_id: int) -> D
 def _placement(order: SunskyOrder) -> SunskyPlacement:
     return SunskyPlacement(number=order.number, status=order.status, amount=order.amount,
                            shipping_cost=order.shipping_cost, total=order.total_amount)
-
-
-def _failure_message(order: Order, error: OrderError) -> OrderApiFailed:
-    return OrderApiFailed(
-        message_id=new_message_id(), order_id=order.id or 0, invoice_id=order.invoice_id,
-        occurred_at=error.at, error_code=error.code, error_kind=error.kind,
-        message=error.message, fix_hint=error.fix_hint, attempt=order.attempts,
-        first_failed_at=order.first_failed_at or error.at)
-
-
-def _failure_headers(order: Order, envelope: Envelope) -> dict[str, str]:
-    error = order.last_error
-    assert error is not None
-    return {
-        "attempt": str(order.attempts), "error.class": error.kind, "error.code": error.code,
-        "original.topic": envelope.topic, "original.partition": str(envelope.partition),
-        "original.offset": str(envelope.offset),
-        "first_failed_at": (order.first_failed_at or error.at).isoformat(),
-        # a replayed order that fails again keeps its replay count (the replay cap needs it)
-        **({"replay.cycle": cycle} if (cycle := envelope.header("replay.cycle")) else {}),
-    }
 
 
 Handler = Callable[[Placer, Any, Envelope], Awaitable[None]]

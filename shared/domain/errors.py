@@ -21,16 +21,18 @@ class ErrorInfo(NamedTuple):
 ORDER_ERRORS: dict[str, ErrorInfo] = {
     "ADDRESS_MISSING": ErrorInfo(
         "needs_action", "The invoice, the client and the billing data carry no address",
-        "Add a shipping address to the invoice or client in Perfex (or the order), then retry"),
+        "Add the address: dropship orders edit-address ID --street ... (and in Perfex), "
+        "then dropship orders retry ID"),
     "ADDRESS_INCOMPLETE": ErrorInfo(
         "needs_action", "The shipping address is incomplete",
-        "Complete the shipping address (street, city, postcode, country), then retry"),
+        "Complete it: dropship orders edit-address ID --street/--city/--postcode/--country, "
+        "then dropship orders retry ID"),
     "RECIPIENT_MISSING": ErrorInfo(
         "needs_action", "No recipient name (primary contact or company)",
-        "Set a primary contact name or company on the client, then retry"),
+        "Set it: dropship orders edit-address ID --recipient NAME, then dropship orders retry ID"),
     "PHONE_MISSING": ErrorInfo(
         "needs_action", "No phone number for the recipient (SUNSKY requires one)",
-        "Add a phone number to the primary contact or client, then retry"),
+        "Set it: dropship orders edit-address ID --phone NUMBER, then dropship orders retry ID"),
     "FRACTIONAL_QUANTITY": ErrorInfo(
         "needs_action", "A SUNSKY line has a fractional or non-positive quantity",
         "Fix the line quantities to whole numbers, then retry"),
@@ -39,7 +41,7 @@ ORDER_ERRORS: dict[str, ErrorInfo] = {
         "Use an address in a country SUNSKY ships to, or cancel the order"),
     "STATE_INVALID": ErrorInfo(
         "needs_action", "SUNSKY needs a valid state for this country",
-        "Correct the state of the shipping address, then retry"),
+        "Correct it: dropship orders edit-address ID --state CODE, then dropship orders retry ID"),
     "SHIPPING_WAY_NOT_AVAILABLE": ErrorInfo(
         "needs_action", "SUNSKY offers no shipping way for this address and items",
         "Check the destination and the shipping-way policy, then retry"),

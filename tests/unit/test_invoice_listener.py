@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from schemas.orders import ORDER_MESSAGE, OrderReady
+from schemas.orders import ORDER_MESSAGE, OrderApiFailed, OrderReady
 from services.invoice_listener.handlers import InvoiceListener
 from shared.db.repository import AUTO_PLACE
 from shared.demo.perfex_events import BROKEN_PAYLOADS, encode, invoice_event, item
@@ -86,6 +86,9 @@ async def test_invalid_order_is_api_failed_without_order_ready(
     assert order.status == OrderStatus.API_FAILED and order.last_error is not None
     assert order.last_error.code == "FRACTIONAL_QUANTITY"
     assert store.messages("order.ready") == []
+    [failed] = [ORDER_MESSAGE.validate_json(v) for v in store.messages("order.api_failed")]
+    assert isinstance(failed, OrderApiFailed) and failed.error_code == "FRACTIONAL_QUANTITY"
+    assert failed.error_kind == "needs_action" and failed.fix_hint
 
 
 @pytest.mark.parametrize(("name", "raw"), BROKEN_PAYLOADS)

@@ -189,6 +189,23 @@ async def test_a_second_worker_that_loaded_the_order_earlier_does_not_place_it_a
     assert sunsky.calls.count("createOrder") == 1
 
 
+async def test_an_address_corrected_while_quoting_is_quoted_again(
+        store: FakeStore, sunsky: FakeSunsky, placer: Placer) -> None:
+    order_id = await seed_order(store)
+    seen = store.orders[order_id]
+    prepared = await placer._prepare(seen)
+    corrected = replace(seen.shipping, address_line1="99 Corrected Rd")
+    store.orders[order_id] = replace(seen, shipping=corrected)  # the admin's edit-address
+    assert await placer._record_intent(seen, prepared) is None
+    assert "createOrder" not in sunsky.calls
+    [again] = [ORDER_MESSAGE.validate_json(v) for v in store.messages("order.ready")]
+    assert isinstance(again, OrderReady) and again.reason == "address_changed"
+    await placer.handle(ready(order_id, offset=1))
+    [created] = sunsky.orders.values()
+    assert store.orders[order_id].status == OrderStatus.PLACED
+    assert created.site_number == store.orders[order_id].site_number
+
+
 async def test_duplicate_site_number_is_resolved_by_lookup(
         store: FakeStore, sunsky: FakeSunsky, placer: Placer) -> None:
     sunsky.create_then_raise = SunskyDuplicateOrderError(
