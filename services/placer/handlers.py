@@ -20,15 +20,14 @@ import asyncio
 import logging
 import random
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from schemas.orders import OrderPlaced, OrderReady
-from services.placer.caches import BalanceTracker, CountryDirectory
-from shared.db.repository import SHIPPING_WAY_POLICY, UnitOfWork
-from shared.domain.errors import order_error
+from services.placer.quote import Prepared, Quoter, Refused, top_up_hint
+from shared.db.repository import UnitOfWork
 from shared.domain.order import (
     FINAL,
     SUBMITTED,
@@ -38,7 +37,6 @@ from shared.domain.order import (
     SunskyPlacement,
 )
 from shared.domain.retry import schedule_retry, settle_until
-from shared.domain.shipping import choose_shipping_way
 from shared.messaging.emit import emit, new_message_id, utcnow
 from shared.messaging.envelope import Envelope
 from shared.messaging.failures import emit_failure
@@ -50,12 +48,11 @@ from shared.sunsky.errors import (
     SunskyError,
     SunskyUnknownOutcomeError,
 )
-from shared.sunsky.models import CreateOrderRequest, DeliveryAddress, SunskyOrder
+from shared.sunsky.models import SunskyOrder
 
 logger = logging.getLogger(__name__)
 
 ACTOR = "placer"
-POLICY_TTL = timedelta(seconds=5)
 S = OrderStatus
 
 
@@ -78,10 +75,7 @@ class Placer:
         self._settings, self._uow, self._committed = settings, uow, committed
         self._sunsky, self._clock, self._sleep, self._rand = sunsky, clock, sleep, rand
         self._retry_policy = retry_policy(settings)
-        self.countries = CountryDirectory(lambda: self._sunsky.get_countries())
-        self.balance = BalanceTracker(lambda: self._sunsky.get_balance(),
-                                      ttl=settings.balance_cache_seconds)
-        self._policy_cache: tuple[datetime, dict[str, Any]] | None = None
+        self.quoter = Quoter(settings, uow, sunsky, clock=clock)
 
     async def handle(self, envelope: Envelope) -> None:
         message = decode(envelope)
@@ -141,8 +135,8 @@ class Placer:
     # --- the normal path ------------------------------------------------------------------
     async def _place(self, order: Order, envelope: Envelope) -> None:
         try:
-            prepared = await self._prepare(order)
-        except _Refused as refused:
+            prepared = await self.quoter.prepare(order)
+        except Refused as refused:
             await self._failed(order, refused.error, envelope, quoted_total=refused.quoted_total)
             return
         except SunskyError as exc:
@@ -153,47 +147,7 @@ class Placer:
             return
         await self._send(intent, prepared, envelope)
 
-    async def _prepare(self, order: Order) -> _Prepared:
-        now, ship = self._clock(), order.shipping
-        country = await self.countries.resolve(ship.country_iso2)
-        if country is None:
-            raise _Refused(order_error("COUNTRY_NOT_SUPPORTED", now, detail=ship.country_iso2))
-        state = _match_state(country, ship.state)
-        if country.ship_to_state and state is None:
-            raise _Refused(order_error("STATE_INVALID", now, detail=f"{ship.state!r}"))
-        quote = await self._sunsky.get_prices_and_freights(
-            country.id, order.lines_for_sunsky, state=state)
-        policy = await self._policy()
-        way = choose_shipping_way(quote.freight_options, policy)
-        if way is None:
-            raise _Refused(order_error("SHIPPING_WAY_NOT_AVAILABLE", now,
-                                       detail=f"to {ship.country_iso2} ({policy})"))
-        total = sum((p.amount for p in quote.prices), Decimal(0)) + way.shipping_cost
-        await self._check_balance(total, now)
-        address = _address(order, country.id, state, way.id)
-        items = [(sku, qty) for sku, qty in order.lines_for_sunsky]
-        request = CreateOrderRequest(site_number=order.site_number or "", items=items,
-                                     address=address, use_balance_only=True)
-        return _Prepared(request, total, country.id, way.id, way.name)
-
-    async def _check_balance(self, total: Decimal, now: datetime) -> None:
-        balance = await self.balance.available(total)
-        if balance < total:
-            has = f"has {balance:.2f} USD"
-            error = order_error("BALANCE_NOT_ENOUGH", now, detail=f"needs {total:.2f} USD, {has}")
-            raise _Refused(replace(error, fix_hint=_top_up_hint(total, has)), quoted_total=total)
-
-    async def _policy(self) -> dict[str, Any]:
-        """The shipping-way policy, read at most every POLICY_TTL (an admin change applies
-        within seconds; a read per order would be one more transaction per order)."""
-        now = self._clock()
-        if self._policy_cache is None or now - self._policy_cache[0] > POLICY_TTL:
-            async with self._uow() as uow:
-                policy = await uow.orders.get_setting(SHIPPING_WAY_POLICY)
-            self._policy_cache = (now, policy if isinstance(policy, dict) else {"mode": "cheapest"})
-        return self._policy_cache[1]
-
-    async def _record_intent(self, order: Order, prepared: _Prepared) -> Order | None:
+    async def _record_intent(self, order: Order, prepared: Prepared) -> Order | None:
         """Placing + a new attempt, committed before createOrder; None when another worker got
         there first (``order`` is what this worker saw before its look-up and quote)."""
         now = self._clock()
@@ -226,7 +180,7 @@ class Placer:
             await uow.commit()
         return current
 
-    async def _send(self, order: Order, prepared: _Prepared, envelope: Envelope) -> None:
+    async def _send(self, order: Order, prepared: Prepared, envelope: Envelope) -> None:
         try:
             created: SunskyOrder = await self._sunsky.create_order(prepared.request)
         except (SunskyUnknownOutcomeError, SunskyDuplicateOrderError) as exc:
@@ -236,18 +190,18 @@ class Placer:
             # A definite refusal: SUNSKY did not create it, the next attempt needs no look-up.
             error = sunsky_error(exc, self._clock())
             if exc.code == "BALANCE_NOT_ENOUGH":  # our cached balance was stale or shared
-                self.balance.forget()
-                error = replace(error, fix_hint=_top_up_hint(prepared.total, "SUNSKY refused"))
+                self.quoter.balance.forget()
+                error = replace(error, fix_hint=top_up_hint(prepared.total, "SUNSKY refused"))
             await self._failed(order, error, envelope, clear_intent=True,
                                quoted_total=prepared.total)
             return
-        self.balance.debit(created.total_amount or prepared.total)
+        self.quoter.balance.debit(created.total_amount or prepared.total)
         await self._placed(order, created, envelope, how="createOrder")
 
     async def _after_ambiguous(self, order: Order, exc: SunskyError, envelope: Envelope) -> None:
         logger.warning("order %s: createOrder %s; looking it up by siteNumber %s", order.id,
                        exc.code, order.site_number)
-        self.balance.forget()
+        self.quoter.balance.forget()
         try:
             found = await self._lookup(order)
         except SunskyError as lookup_error:
@@ -308,50 +262,11 @@ class Placer:
                        error.kind, envelope.where(), error.message)
 
 
-@dataclass(frozen=True)
-class _Prepared:
-    request: CreateOrderRequest
-    total: Decimal
-    country_id: int
-    way_id: int
-    way_name: str
-
-
-class _Refused(Exception):
-    """A business "no" found before createOrder (control flow inside the placer only)."""
-
-    def __init__(self, error: OrderError, *, quoted_total: Decimal | None = None) -> None:
-        super().__init__(error.code)
-        self.error, self.quoted_total = error, quoted_total
-
-
 def _ship_to(order: Order) -> tuple[str | None, ...]:
     """The shipping details a createOrder request is built from."""
     s = order.shipping
     return (s.recipient, s.phone, s.email, s.company, s.address_line1, s.address_line2,
             s.city, s.state, s.postcode, s.country_iso2)
-
-
-def _top_up_hint(total: Decimal, has: str) -> str:
-    return (f"Top up SUNSKY balance: needs {total:.2f} USD, {has}; waiting orders are retried "
-            "once it covers them")
-
-
-def _match_state(country: Any, state: str | None) -> str | None:
-    wanted = (state or "").strip().lower()
-    for candidate in country.states:
-        if wanted in {candidate.code.lower(), candidate.name.lower()}:
-            return str(candidate.code)
-    return None if country.ship_to_state else (state or None)
-
-
-def _address(order: Order, country_id: int, state: str | None, way_id: int) -> DeliveryAddress:
-    s = order.shipping
-    return DeliveryAddress(country_id=country_id, state=state, city=s.city or "",
-                           address=s.address_line1 or "", address2=s.address_line2,
-                           postcode=s.postcode or "", receiver=s.recipient or "",
-                           telephone=s.phone or "", email=s.email, company=s.company,
-                           shipping_way_id=way_id)
 
 
 def _placement(order: SunskyOrder) -> SunskyPlacement:

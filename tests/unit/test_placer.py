@@ -184,7 +184,7 @@ async def test_a_second_worker_that_loaded_the_order_earlier_does_not_place_it_a
     await fast.handle(ready(order_id))
     assert store.orders[order_id].status == OrderStatus.PLACED
     store.orders[order_id] = replace(store.orders[order_id], status=OrderStatus.PLACING)
-    prepared = await slow._prepare(seen_by_slow)
+    prepared = await slow.quoter.prepare(seen_by_slow)
     assert await slow._record_intent(seen_by_slow, prepared) is None
     assert sunsky.calls.count("createOrder") == 1
 
@@ -193,7 +193,7 @@ async def test_an_address_corrected_while_quoting_is_quoted_again(
         store: FakeStore, sunsky: FakeSunsky, placer: Placer) -> None:
     order_id = await seed_order(store)
     seen = store.orders[order_id]
-    prepared = await placer._prepare(seen)
+    prepared = await placer.quoter.prepare(seen)
     corrected = replace(seen.shipping, address_line1="99 Corrected Rd")
     store.orders[order_id] = replace(seen, shipping=corrected)  # the admin's edit-address
     assert await placer._record_intent(seen, prepared) is None
