@@ -28,6 +28,7 @@ from typing import Any
 from schemas.orders import OrderPlaced, OrderReady
 from services.placer.quote import Prepared, Quoter, Refused, top_up_hint
 from shared.db.repository import UnitOfWork
+from shared.domain.errors import order_error
 from shared.domain.order import (
     FINAL,
     SUBMITTED,
@@ -40,7 +41,7 @@ from shared.domain.retry import schedule_retry, settle_until
 from shared.messaging.emit import emit, new_message_id, utcnow
 from shared.messaging.envelope import Envelope
 from shared.messaging.failures import emit_failure
-from shared.messaging.policy import MessageRejected, decode_order_message
+from shared.messaging.policy import MessageRejected, decode_order_message, retried_in_place
 from shared.requeue import requeue, retry_policy
 from shared.settings import TOPIC_ORDER_PLACED, Settings
 from shared.sunsky.errors import (
@@ -79,7 +80,23 @@ class Placer:
 
     async def handle(self, envelope: Envelope) -> None:
         message = decode(envelope)
-        await HANDLERS[message.type](self, message, envelope)
+        try:
+            await HANDLERS[message.type](self, message, envelope)
+        except Exception as exc:
+            if not retried_in_place(exc):
+                # A bug: the message goes to the DLQ (re-raised), and the order gets an end
+                # state a person sees, instead of being re-swept into the same bug forever.
+                await self._failed_by_bug(message.order_id, exc, envelope)
+            raise
+
+    async def _failed_by_bug(self, order_id: int, exc: Exception, envelope: Envelope) -> None:
+        try:
+            order = await self._load(order_id)
+            if order is not None:
+                error = order_error("HANDLER_ERROR", self._clock(), detail=repr(exc)[:500])
+                await self._failed(order, error, envelope)
+        except Exception:
+            logger.exception("order %s: could not record the handler error", order_id)
 
     async def on_order_ready(self, message: OrderReady, envelope: Envelope) -> None:
         order = await self._load(message.order_id)

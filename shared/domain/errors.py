@@ -45,6 +45,10 @@ ORDER_ERRORS: dict[str, ErrorInfo] = {
     "SHIPPING_WAY_NOT_AVAILABLE": ErrorInfo(
         "needs_action", "SUNSKY offers no shipping way for this address and items",
         "Check the destination and the shipping-way policy, then retry"),
+    "HANDLER_ERROR": ErrorInfo(
+        "needs_action", "An unexpected error stopped the service handling this order",
+        "Read the service log for this order (and its message in <topic>.dlq), fix the cause, "
+        "then dropship orders retry ID"),
     "BALANCE_NOT_ENOUGH": ErrorInfo(
         "needs_action", "The SUNSKY balance does not cover the order",
         "Top up the SUNSKY balance; waiting orders are retried once it covers them"),

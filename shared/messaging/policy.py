@@ -50,6 +50,11 @@ _CONFLICT: tuple[type[BaseException], ...] = (
 )
 
 
+def retried_in_place(exc: BaseException) -> bool:
+    """True for failures the policy retries in place (infrastructure down, conflicts)."""
+    return isinstance(exc, _UNAVAILABLE + _CONFLICT)
+
+
 class MessageRejected(Exception):
     """The message itself is bad (not JSON, wrong schema, unknown order): dead-letter it."""
 

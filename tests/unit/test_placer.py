@@ -223,6 +223,21 @@ async def test_non_ready_orders_are_left_alone(store: FakeStore, sunsky: FakeSun
     assert sunsky.calls == [] and store.outbox == []
 
 
+async def test_a_bug_leaves_the_order_api_failed_and_the_message_for_the_dlq(
+        store: FakeStore, sunsky: FakeSunsky, placer: Placer) -> None:
+    async def broken(*args: object, **kwargs: object) -> None:
+        raise KeyError("freightList")
+
+    sunsky.get_prices_and_freights = broken  # type: ignore[method-assign]
+    order_id = await seed_order(store)
+    with pytest.raises(KeyError):
+        await placer.handle(ready(order_id))
+    order = store.orders[order_id]
+    assert order.status == OrderStatus.API_FAILED and order.last_error is not None
+    assert order.last_error.code == "HANDLER_ERROR" and "freightList" in order.last_error.message
+    assert order.next_attempt_at is None  # needs a person, not a retry loop
+
+
 async def test_unknown_order_is_rejected(placer: Placer) -> None:
     with pytest.raises(MessageRejected):
         await placer.handle(ready(999))
