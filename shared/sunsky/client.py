@@ -31,11 +31,12 @@ from types import TracebackType
 from typing import Any, Self, TypeVar
 
 import httpx
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
 from shared.settings import Settings
 from shared.sunsky.errors import (
     SunskyError,
+    bad_response,
     classify_transport,
     odd_body,
     read_envelope,
@@ -71,6 +72,16 @@ PRODUCT_DETAIL = "product!detail.do"
 _T = TypeVar("_T")
 _COUNTRIES = TypeAdapter(list[Country])
 _BALANCE = TypeAdapter(Decimal)
+# SUNSKY's call budget is per account and unpublished: a throttled read waits seconds, not ms.
+THROTTLE_BACKOFF = 2.0
+_THROTTLED = frozenset({"CALL_FREQUENCY_EXCEEDED", "RATE_LIMITED"})
+
+
+class _RawPage(BaseModel):
+    """A ``getOrderList`` page with its entries left as SUNSKY sent them (for the look-up)."""
+
+    page_count: int = Field(default=0, alias="pageCount")
+    result: list[dict[str, Any]] = Field(default_factory=list)
 
 
 class SunskyClient:
@@ -212,13 +223,42 @@ class SunskyClient:
         SUNSKY's unstated time zone cannot hide an order placed "today".
         """
         until = created_to or datetime.now(UTC).date() + timedelta(days=1)
-        pages = self.iter_orders(created_from=created_from, created_to=until,
-                                 site_number=site_number)
-        async with aclosing(pages) as orders:
-            async for order in orders:
-                if order.site_number == site_number:
-                    return order
+        entries = self._iter_raw_orders(created_from, until, site_number)
+        async with aclosing(entries) as raw:
+            async for entry in raw:
+                found = await self._matching(entry, site_number)
+                if found is not None:
+                    return found
         return None
+
+    async def _matching(self, entry: dict[str, Any], site_number: str) -> SunskyOrder | None:
+        """The order if this list entry is ours. "None" here must mean "not ours", never
+        "could not tell": callers place an order again on None. List entries are only known
+        to carry ``number``, so an entry without ``siteNumber``, or one our model cannot read,
+        is checked against its full details."""
+        listed = entry.get("siteNumber")
+        if listed not in (None, "", site_number):
+            return None
+        number = entry.get("number")
+        if not number:
+            raise bad_response(GET_ORDER_LIST, ["an order list entry without a number"])
+        if listed == site_number and _readable_order(entry):
+            return SunskyOrder.model_validate(entry)
+        details = await self.get_order_details(str(number))
+        return details if details.site_number == site_number else None
+
+    async def _iter_raw_orders(self, created_from: date, created_to: date,
+                               site_number: str) -> AsyncGenerator[dict[str, Any], None]:
+        page, page_count = 1, 1
+        while page <= page_count:
+            params = _page_params(created_from, created_to, page, MAX_PAGE_SIZE)
+            params["siteNumber"] = site_number
+            result = await self._read(GET_ORDER_LIST, params, _RawPage.model_validate)
+            for entry in result.result:
+                yield entry
+            if not result.result:
+                return
+            page, page_count = page + 1, result.page_count
 
     async def get_balance(self) -> Decimal:
         return await self._read(GET_BALANCE, {}, _BALANCE.validate_python)
@@ -238,20 +278,22 @@ class SunskyClient:
     async def _read(
         self, path: str, params: Mapping[str, object], parse: Callable[[Any], _T]
     ) -> _T:
-        """A read: retried on retryable errors (an odd body included) with exponential
-        back-off and jitter."""
+        """A read: the call is retried on retryable errors with exponential back-off and
+        jitter (much longer when SUNSKY throttles); a body of the wrong shape is not retried,
+        since the same body would come back."""
         for attempt in range(self._read_retries + 1):
             try:
                 data = await self._call(path, params, mutating=False)
-                return _parsed(parse, data, path)
+                break
             except SunskyError as exc:
                 if not exc.retryable or attempt == self._read_retries:
                     raise
-                await self._sleep(self._backoff(attempt))
-        raise AssertionError("unreachable")  # the loop returns or raises
+                await self._sleep(self._backoff(attempt, throttled=exc.code in _THROTTLED))
+        return _parsed(parse, data, path)
 
-    def _backoff(self, attempt: int) -> float:
-        ceiling = self._backoff_base * 2.0**attempt
+    def _backoff(self, attempt: int, *, throttled: bool = False) -> float:
+        base = max(self._backoff_base, THROTTLE_BACKOFF) if throttled else self._backoff_base
+        ceiling = base * 2.0**attempt
         return ceiling / 2 + random.uniform(0, ceiling / 2)  # jitter, not crypto
 
     async def _call(self, path: str, params: Mapping[str, object], *, mutating: bool) -> object:
@@ -296,6 +338,14 @@ def _page_params(
         "page": page,
         "pageSize": page_size,
     }
+
+
+def _readable_order(entry: dict[str, Any]) -> bool:
+    try:
+        SunskyOrder.model_validate(entry)
+    except ValidationError:
+        return False
+    return True
 
 
 def _parsed(parse: Callable[[Any], _T], data: object, path: str) -> _T:

@@ -9,13 +9,24 @@ HH:mm``) become aware UTC datetimes: the "gmt" prefix says UTC.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
+
+logger = logging.getLogger(__name__)
 
 _TIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y %H:%M", "%Y-%m-%d", "%m/%d/%Y")
 
@@ -149,9 +160,34 @@ class SunskyOrder(SunskyModel):
 
 
 class OrderPage(SunskyModel):
+    """One ``getOrderList`` page. The list holds every order of the account, ours or not: an
+    entry this model cannot read is left out and counted in ``skipped`` (and logged), so one
+    odd order does not make the whole page unreadable."""
+
     total: int
     page_count: int
     orders: list[SunskyOrder] = Field(default_factory=list, alias="result")
+    skipped: int = 0
+
+    @model_validator(mode="before")
+    @classmethod
+    def _leave_out_unreadable(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or not isinstance(data.get("result"), list):
+            return data
+        readable = [entry for entry in data["result"] if _readable(entry)]
+        skipped = len(data["result"]) - len(readable)
+        if skipped:
+            logger.warning("getOrderList: left out %d unreadable order(s) of %d", skipped,
+                           len(data["result"]))
+        return {**data, "result": readable, "skipped": skipped}
+
+
+def _readable(entry: Any) -> bool:
+    try:
+        SunskyOrder.model_validate(entry)
+    except ValidationError:
+        return False
+    return True
 
 
 class Bill(SunskyModel):

@@ -227,13 +227,60 @@ async def test_balance_that_is_not_a_number_is_a_protocol_error() -> None:
             await client.get_balance()
 
 
-async def test_odd_success_payload_on_a_read_is_a_protocol_error() -> None:
+async def test_odd_success_payload_on_a_read_is_a_protocol_error_and_not_retried() -> None:
     server = FakeSunsky(handler=lambda _: ok([{"id": "not-a-number"}]))
     async with client_for(server, read_retries=1) as client:
         with pytest.raises(SunskyProtocolError):
             await client.get_countries()
 
-    assert len(server.requests) == 2
+    assert len(server.requests) == 1  # the same body would come back: spare the call budget
+
+
+async def test_a_throttled_read_waits_seconds_before_trying_again() -> None:
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    server = FakeSunsky(err("CALL_FREQUENCY_EXCEEDED"), ok("5.2600"))
+    async with client_for(server, read_retries=2, sleep=sleep) as client:
+        assert await client.get_balance() == Decimal("5.26")
+    assert len(slept) == 1 and slept[0] >= 1.0
+
+
+def page(*entries: dict[str, Any]) -> httpx.Response:
+    return ok({"total": len(entries), "pageCount": 1, "result": list(entries)})
+
+
+async def test_one_unreadable_order_does_not_hide_the_rest_of_a_page() -> None:
+    broken = {"number": "1", "status": None, "detailList": [{"itemNo": "X", "qty": None}]}
+    server = FakeSunsky(page(broken, ORDER))
+    async with client_for(server) as client:
+        result = await client.get_order_list(created_from=date(2026, 1, 1),
+                                             created_to=date(2026, 1, 2))
+    assert [o.number for o in result.orders] == [ORDER["number"]] and result.skipped == 1
+
+
+async def test_look_up_asks_the_details_when_a_list_entry_does_not_say_its_site_number() -> None:
+    listed = {k: v for k, v in ORDER.items() if k != "siteNumber"}
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if "getOrderDetails" in request.url.path:
+            return ok(ORDER)
+        return page(listed)
+
+    server = FakeSunsky(handler=answer)
+    async with client_for(server) as client:
+        found = await client.find_order_by_site_number("INV-1", created_from=date(2026, 1, 1))
+    assert found is not None and found.number == ORDER["number"]
+    assert any("getOrderDetails" in r.url.path for r in server.requests)
+
+
+async def test_look_up_never_says_none_for_an_entry_it_could_not_read() -> None:
+    unreadable = {"siteNumber": "INV-1", "status": "?"}  # ours, but without a number
+    async with client_for(FakeSunsky(page(unreadable))) as client:
+        with pytest.raises(SunskyProtocolError):
+            await client.find_order_by_site_number("INV-1", created_from=date(2026, 1, 1))
 
 
 # --- secrets and logging ---------------------------------------------------------------------
