@@ -49,5 +49,8 @@ def configure_logging(level: str = "INFO") -> None:
     handler._dropship = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(level.upper())
+    # Services (INFO) keep the libraries' warnings; admin commands (WARNING and up) print
+    # their own one-line error, so aiokafka's per-reconnect errors would only bury it.
+    libraries = logging.WARNING if root.level <= logging.INFO else logging.CRITICAL
     for noisy in ("aiokafka", "faust", "mode", "httpx", "httpcore"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+        logging.getLogger(noisy).setLevel(libraries)

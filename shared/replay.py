@@ -62,8 +62,8 @@ async def read_window(settings: Settings, topic: str, since: datetime | None,
     """Records of ``topic`` up to its current end, with since <= timestamp < until."""
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers,
                                 enable_auto_commit=False, group_id=None)
-    await consumer.start()
     try:
+        await consumer.start()
         partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
         if not partitions:
             await consumer.stop()

@@ -52,8 +52,10 @@ class FakeStore:
     replays: list[ReplayRecord] = field(default_factory=list)
     # order id -> when it was last saved; tests set it to age orders for the sweeps
     updated_at: dict[int, datetime] = field(default_factory=dict)
-    # --- tracker --- order id -> when the tracker last read it alone from SUNSKY
+    # --- tracker --- order id -> read time of the last SUNSKY view applied to it
     synced_at: dict[int, datetime] = field(default_factory=dict)
+    # order id -> when the tracker last tried to read it alone from SUNSKY
+    tried_at: dict[int, datetime] = field(default_factory=dict)
 
     def messages(self, topic_suffix: str) -> list[bytes]:
         return [value for topic, _, value, _ in self.outbox if topic.endswith(topic_suffix)]
@@ -141,20 +143,49 @@ class FakeOrderRepository:
         return next((o for o in self.store.orders.values()
                      if o.sunsky is not None and o.sunsky.number == number), None)
 
-    async def list_tracked(self, statuses: Collection[OrderStatus],
-                           limit: int) -> Sequence[Order]:
-        found = [o for o in self.store.orders.values() if o.status in statuses and o.sunsky]
-        return sorted(found, key=lambda o: (o.placed_at or _EPOCH, o.id or 0))[:limit]
+    async def list_by_sunsky_numbers(self, numbers: Collection[str]) -> Sequence[Order]:
+        wanted = set(numbers)
+        return [o for o in self.store.orders.values() if o.sunsky and o.sunsky.number in wanted]
+
+    async def list_tracked(self, statuses: Collection[OrderStatus], placed_from: datetime,
+                           limit: int, *, after: tuple[datetime, int] | None = None
+                           ) -> Sequence[Order]:
+        found = [o for o in self._tracked(statuses) if o.placed_at is not None
+                 and o.placed_at >= placed_from and (after is None or self._key(o) < after)]
+        return sorted(found, key=self._key, reverse=True)[:limit]
 
     async def list_stragglers(self, statuses: Collection[OrderStatus], placed_before: datetime,
                               limit: int) -> Sequence[Order]:
-        old = [o for o in await self.list_tracked(statuses, 10**9)
-               if o.placed_at is not None and o.placed_at < placed_before]
-        synced = self.store.synced_at
-        return sorted(old, key=lambda o: (o.id in synced, synced.get(o.id or 0, _EPOCH)))[:limit]
+        old = [o for o in self._tracked(statuses)
+               if o.placed_at is None or o.placed_at < placed_before]
+        return sorted(old, key=self._least_read)[:limit]
+
+    async def least_recently_read(self, order_ids: Collection[int],
+                                  limit: int) -> Sequence[Order]:
+        found = [self.store.orders[i] for i in set(order_ids) if i in self.store.orders]
+        return sorted(found, key=self._least_read)[:limit]
+
+    async def sunsky_synced_at(self, order_id: int) -> datetime | None:
+        return self.store.synced_at.get(order_id)
 
     async def mark_synced(self, order_id: int, at: datetime) -> None:
-        self.store.synced_at[order_id] = at
+        self.store.synced_at[order_id] = max(at, self.store.synced_at.get(order_id, at))
+
+    async def mark_tried(self, order_id: int, at: datetime) -> None:
+        self.store.tried_at[order_id] = max(at, self.store.tried_at.get(order_id, at))
+
+    def _tracked(self, statuses: Collection[OrderStatus]) -> list[Order]:
+        return [o for o in self.store.orders.values() if o.status in statuses and o.sunsky]
+
+    def _least_read(self, order: Order) -> tuple[bool, datetime, tuple[datetime, int]]:
+        """Never read first, then by the later of synced and tried, like the PG adapter."""
+        reads = [t.get(order.id or 0) for t in (self.store.synced_at, self.store.tried_at)]
+        last = max((t for t in reads if t is not None), default=None)
+        return last is not None, last or _EPOCH, self._key(order)
+
+    @staticmethod
+    def _key(order: Order) -> tuple[datetime, int]:
+        return order.placed_at or _EPOCH, order.id or 0
 
 
 class FakeUnitOfWork:
@@ -246,8 +277,16 @@ class FakeSunsky:
         return next((o for o in self.orders.values() if o.site_number == site_number), None)
 
     # --- tracker ---
+    # Failure and race injection: getOrderDetails of a number raises its error; the next
+    # getOrderList calls raise these, one each; ``after_list`` (async) runs after a list page.
+    details_errors: dict[str, SunskyError] = field(default_factory=dict)
+    list_errors: list[SunskyError] = field(default_factory=list)
+    after_list: Any = None
+
     async def get_order_details(self, number: str) -> SunskyOrder:
         self.calls.append("getOrderDetails")
+        if number in self.details_errors:
+            raise self.details_errors[number]
         if number not in self.orders:
             raise SunskyNotFoundError("NOT_FOUND", ["The record you visiting does NOT exist."])
         return self.orders[number]
@@ -257,11 +296,16 @@ class FakeSunsky:
                              site_number: str | None = None) -> OrderPage:
         """Newest first, like the sandbox; orders without ``gmtCreated`` match every window."""
         self.calls.append("getOrderList")
+        if self.list_errors:
+            raise self.list_errors.pop(0)
         found = [o for o in reversed(self.orders.values())
                  if status in (None, o.status) and _created_within(o, created_from, created_to)]
         start = (page - 1) * page_size
-        return OrderPage(total=len(found), pageCount=max(1, -(-len(found) // page_size)),
-                         result=found[start:start + page_size])
+        served = OrderPage(total=len(found), pageCount=max(1, -(-len(found) // page_size)),
+                           result=found[start:start + page_size])
+        if self.after_list is not None:
+            await self.after_list()  # the page is already read: what happens now makes it stale
+        return served
 
     def advance(self, number: str, status: int, *, tracking_number: str | None = None,
                 reason: str | None = None) -> SunskyOrder:

@@ -6,9 +6,12 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Coroutine
+from datetime import UTC, datetime
 from typing import Any, NoReturn, TypeVar
 
+import asyncpg
 import click
+from aiokafka.errors import KafkaError
 
 from shared.db.migrate import migrate
 from shared.db.pg import PgUnitOfWork
@@ -16,8 +19,9 @@ from shared.db.pool import create_pool
 from shared.db.repository import UnitOfWork
 from shared.messaging.outbox import OutboxRelay
 from shared.messaging.publisher import KafkaPublisher
+from shared.messaging.topics import BrokerUnavailable
 from shared.settings import Settings
-from shared.stack.postgres import resolve_database_url
+from shared.stack.postgres import DatabaseUnavailable, resolve_database_url
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -28,12 +32,23 @@ def fail(message: str) -> NoReturn:
     raise SystemExit(1)
 
 
+# What an admin command can meet when PostgreSQL or the broker is down or refuses.
+_INFRASTRUCTURE = (OSError, ConnectionError, DatabaseUnavailable, BrokerUnavailable,
+                   asyncpg.PostgresError, asyncpg.InterfaceError, KafkaError)
+
+
 def run(coro: Coroutine[Any, Any, T]) -> T:
     """Run an admin coroutine; infrastructure failures become one clear line and exit 1."""
     try:
         return asyncio.run(coro)
-    except (OSError, ConnectionError) as exc:
-        fail(f"cannot reach a required service: {exc}")
+    except _INFRASTRUCTURE as exc:
+        fail(f"{type(exc).__name__}: {exc}".splitlines()[0])
+
+
+def as_utc(moment: datetime | None) -> datetime | None:
+    """Command-line times are UTC (click gives naive datetimes; asyncpg would read them as
+    the host's local time)."""
+    return moment.replace(tzinfo=UTC) if moment and moment.tzinfo is None else moment
 
 
 class AdminSession:

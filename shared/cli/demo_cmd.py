@@ -7,12 +7,12 @@ a few broken messages that must land in the dead-letter topic.
 
 from __future__ import annotations
 
-import asyncio
 import random
 import time
 
 import click
 
+from shared.cli.common import run
 from shared.demo.perfex_events import BROKEN_PAYLOADS, address, encode, item, random_valid_event
 from shared.messaging.publisher import KafkaPublisher
 from shared.messaging.topics import ensure_topics
@@ -36,7 +36,7 @@ def publish(count: int, first_invoice: int | None, seed: int | None, broken: boo
     settings = Settings()
     start = first_invoice if first_invoice is not None else int(time.time()) % 10_000_000 * 10
     records = build_traffic(settings, count, start, random.Random(seed), broken=broken)
-    asyncio.run(_send(settings, records))
+    run(_send(settings, records))
     click.echo(f"published {len(records)} messages for invoices {start}..{start + count - 1} "
                f"to {settings.kafka_bootstrap_servers}; watch with: dropship orders list")
 

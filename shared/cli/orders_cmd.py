@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from schemas.orders import OrderReady
-from shared.cli.common import AdminSession, fail, with_session
+from shared.cli.common import AdminSession, as_utc, fail, with_session
 from shared.db.repository import AUTO_PLACE, SHIPPING_WAY_POLICY, OrderFilter
 from shared.domain.order import Order, OrderStatus, transitions_table_markdown
 from shared.messaging.emit import emit, new_message_id, utcnow
@@ -32,12 +32,13 @@ def orders() -> None:
 @click.option("--to", "date_to", type=click.DateTime(), help="Created before (UTC).")
 @click.option("--customer", help="Client id, company or contact name (substring).")
 @click.option("--code", help="Only orders whose last error has this code.")
-@click.option("--limit", default=50, show_default=True)
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 100_000))
 def list_orders(status: str | None, date_from: datetime | None, date_to: datetime | None,
                 customer: str | None, code: str | None, limit: int) -> None:
     """Orders, newest first."""
-    flt = OrderFilter(status=OrderStatus(status) if status else None, created_from=date_from,
-                      created_to=date_to, customer=customer, error_code=code, limit=limit)
+    flt = OrderFilter(status=OrderStatus(status) if status else None,
+                      created_from=as_utc(date_from), created_to=as_utc(date_to),
+                      customer=customer, error_code=code, limit=limit)
 
     async def body(session: AdminSession) -> list[Order]:
         async with session.uow() as uow:

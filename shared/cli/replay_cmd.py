@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import click
 
-from shared.cli.common import AdminSession, with_session
+from shared.cli.common import AdminSession, as_utc, with_session
 from shared.messaging.publisher import KafkaPublisher
 from shared.replay import Replayer, read_window
 
@@ -23,8 +23,8 @@ from shared.replay import Replayer, read_window
 def replay(topic: str, since: datetime | None, until: datetime | None, target: str | None,
            dry_run: bool) -> None:
     """Replay failed orders (back to the placer) or dead-lettered messages (to their topic)."""
-    since = since.replace(tzinfo=UTC) if since else None
-    until = until.replace(tzinfo=UTC) if until else datetime.now(UTC)
+    since = as_utc(since)
+    until = as_utc(until) or datetime.now(UTC)
 
     async def body(session: AdminSession) -> str:
         full = session.settings.topic(topic)

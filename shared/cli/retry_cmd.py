@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from schemas.orders import ReadyReason
-from shared.cli.common import AdminSession, fail, with_session
+from shared.cli.common import AdminSession, as_utc, fail, with_session
 from shared.db.repository import OrderFilter, UnitOfWork
 from shared.domain.intake import validate_for_placement
 from shared.domain.order import Order, OrderStatus
@@ -34,16 +34,19 @@ def retry(order_ids: tuple[int, ...], status: str | None, code: str | None,
 
     async def body(session: AdminSession) -> list[str]:
         async with session.uow() as uow:
-            orders = await _select(uow, order_ids, code, since)
+            orders = await _select(uow, order_ids, code, as_utc(since))
             lines = [await retry_one(uow, session.settings, order) for order in orders]
             await uow.commit()
         await session.flush_outbox()
-        return lines
+        found = {o.id for o in orders}
+        return lines + [f"order {i}: not found" for i in order_ids if i not in found]
 
     lines = with_session(body)
     click.echo("\n".join(lines) if lines else "no matching orders")
     retried = sum(1 for line in lines if line.endswith("queued for placement"))
     click.echo(f"{retried} queued, {len(lines) - retried} not retried")
+    if any(line.endswith("not found") for line in lines):
+        raise SystemExit(1)
 
 
 async def _select(uow: UnitOfWork, ids: tuple[int, ...], code: str | None,

@@ -228,28 +228,59 @@ class PgOrderRepository:
             replay.dry_run, replay.read, replay.replayed, replay.skipped, replay.refused))
 
     # --- tracker ---
+    _TRACKED = "status = ANY($1) AND sunsky_order_number IS NOT NULL"
+    _LEAST_READ = "GREATEST(sunsky_synced_at, sunsky_tried_at) NULLS FIRST, placed_at, id"
+
     async def get_by_sunsky_number(self, number: str, *,
                                    for_update: bool = False) -> Order | None:
         return await self._load("sunsky_order_number", number, for_update)
 
-    async def list_tracked(self, statuses: Collection[OrderStatus],
-                           limit: int) -> Sequence[Order]:
+    async def list_by_sunsky_numbers(self, numbers: Collection[str]) -> Sequence[Order]:
         rows = await self._conn.fetch(
-            "SELECT * FROM orders WHERE status = ANY($1) AND sunsky_order_number IS NOT NULL"
-            " ORDER BY placed_at, id LIMIT $2", [s.value for s in statuses], limit)
+            "SELECT * FROM orders WHERE sunsky_order_number = ANY($1)", list(numbers))
+        return await self._with_items(rows)
+
+    async def list_tracked(self, statuses: Collection[OrderStatus], placed_from: datetime,
+                           limit: int, *, after: tuple[datetime, int] | None = None
+                           ) -> Sequence[Order]:
+        # (placed_at, id) < (the last page's): keyset paging, newest first
+        page = " AND (placed_at, id) < ($4, $5)" if after else ""
+        rows = await self._conn.fetch(
+            f"SELECT * FROM orders WHERE {self._TRACKED} AND placed_at >= $2{page}"
+            " ORDER BY placed_at DESC, id DESC LIMIT $3",
+            [s.value for s in statuses], placed_from, limit, *(after or ()))
         return await self._with_items(rows)
 
     async def list_stragglers(self, statuses: Collection[OrderStatus], placed_before: datetime,
                               limit: int) -> Sequence[Order]:
         rows = await self._conn.fetch(
-            "SELECT * FROM orders WHERE status = ANY($1) AND sunsky_order_number IS NOT NULL"
-            " AND placed_at < $2 ORDER BY sunsky_synced_at NULLS FIRST, placed_at, id LIMIT $3",
+            f"SELECT * FROM orders WHERE {self._TRACKED} AND (placed_at < $2 OR placed_at IS NULL)"
+            f" ORDER BY {self._LEAST_READ} LIMIT $3",
             [s.value for s in statuses], placed_before, limit)
         return await self._with_items(rows)
 
+    async def least_recently_read(self, order_ids: Collection[int],
+                                  limit: int) -> Sequence[Order]:
+        rows = await self._conn.fetch(
+            f"SELECT * FROM orders WHERE id = ANY($1) ORDER BY {self._LEAST_READ} LIMIT $2",
+            list(order_ids), limit)
+        return await self._with_items(rows)
+
+    async def sunsky_synced_at(self, order_id: int) -> datetime | None:
+        value: datetime | None = await self._conn.fetchval(
+            "SELECT sunsky_synced_at FROM orders WHERE id = $1", order_id)
+        return value
+
     async def mark_synced(self, order_id: int, at: datetime) -> None:
+        # GREATEST skips NULL: the first read sets it, later ones only move it forwards
         await self._conn.execute(
-            "UPDATE orders SET sunsky_synced_at = $2 WHERE id = $1", order_id, at)
+            "UPDATE orders SET sunsky_synced_at = GREATEST(sunsky_synced_at, $2) WHERE id = $1",
+            order_id, at)
+
+    async def mark_tried(self, order_id: int, at: datetime) -> None:
+        await self._conn.execute(
+            "UPDATE orders SET sunsky_tried_at = GREATEST(sunsky_tried_at, $2) WHERE id = $1",
+            order_id, at)
 
     async def _with_items(self, rows: Sequence[asyncpg.Record]) -> list[Order]:
         items = await self._conn.fetch(

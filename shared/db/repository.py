@@ -75,18 +75,39 @@ class OrderRepository(Protocol):
     async def get_by_sunsky_number(self, number: str, *,
                                    for_update: bool = False) -> Order | None: ...
 
-    async def list_tracked(self, statuses: Collection[OrderStatus],
-                           limit: int) -> Sequence[Order]:
-        """Orders in ``statuses`` that have a SUNSKY order, oldest placed first."""
+    async def list_by_sunsky_numbers(self, numbers: Collection[str]) -> Sequence[Order]:
+        """The orders among SUNSKY ``numbers`` (one query), in no particular order."""
+        ...
+
+    async def list_tracked(self, statuses: Collection[OrderStatus], placed_from: datetime,
+                           limit: int, *, after: tuple[datetime, int] | None = None
+                           ) -> Sequence[Order]:
+        """Orders in ``statuses`` that have a SUNSKY order, placed at or after ``placed_from``,
+        newest placed first; a next page starts ``after`` the (placed_at, id) of the last."""
         ...
 
     async def list_stragglers(self, statuses: Collection[OrderStatus], placed_before: datetime,
                               limit: int) -> Sequence[Order]:
-        """Like ``list_tracked`` but placed before ``placed_before``, least recently synced
-        (``mark_synced``) first."""
+        """Like ``list_tracked`` but placed before ``placed_before`` (or never), least recently
+        read first (the later of ``mark_synced`` and ``mark_tried``; never read first)."""
         ...
 
-    async def mark_synced(self, order_id: int, at: datetime) -> None: ...
+    async def least_recently_read(self, order_ids: Collection[int],
+                                  limit: int) -> Sequence[Order]:
+        """The orders among ``order_ids``, least recently read first, like ``list_stragglers``."""
+        ...
+
+    async def sunsky_synced_at(self, order_id: int) -> datetime | None:
+        """When the SUNSKY view last applied to the order was read (``mark_synced``)."""
+        ...
+
+    async def mark_synced(self, order_id: int, at: datetime) -> None:
+        """A view read at ``at`` was applied; never moves the time backwards."""
+        ...
+
+    async def mark_tried(self, order_id: int, at: datetime) -> None:
+        """The order was read alone at ``at``, successfully or not (rotates the re-reads)."""
+        ...
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,13 @@
 ``decide_tracking(order, view, ...)`` takes our order and what SUNSKY says about it now and
 returns the order to store, the notices to publish and a line per change. SUNSKY is the source
 of truth for the status, but only moves the transition table allows are made: a move it does
-not allow (SUNSKY says "paid" for an order we know shipped: a stale read) changes nothing, and an
-unknown status code is kept raw on the order, never guessed.
+not allow (SUNSKY says "paid" for an order we know shipped: a stale read) changes nothing, not
+even the raw status code, and an unknown status code is kept raw on the order, never guessed.
+
+Reads race: a sweep's list page read before a callback's fresher read may reach the order after
+it. Every view carries the time it was read (``read_at``) and the order remembers the read time
+of the last view applied to it (``sunsky_synced_at``); a view read before that is stale and
+changes nothing at all.
 
 SUNSKY status codes (sunsky-open-api.md section 8) and what they mean for us:
 
@@ -22,10 +27,10 @@ code  SUNSKY     our status
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 
-from shared.domain.order import FINAL, TRANSITIONS, Order, OrderStatus
+from shared.domain.order import FINAL, TRANSITIONS, Order, OrderStatus, ShippingInfo
 
 S = OrderStatus
 
@@ -36,6 +41,7 @@ SUNSKY_PAID = 2
 # Orders SUNSKY still holds open: the ones the tracker follows.
 TRACKED = frozenset({S.PLACED, S.PROCESSING, S.SHIPPED})
 DEFAULT_CANCEL_REASON = "cancelled by SUNSKY (no reason given)"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -48,6 +54,7 @@ class SunskyView:
     tracking_url: str | None = None
     shipping_method: str | None = None
     cancel_reason: str | None = None
+    read_at: datetime | None = None  # when the request that returned this view was sent
 
 
 class Notice(StrEnum):
@@ -66,6 +73,7 @@ class TrackingDecision:
     changes: tuple[str, ...] = ()
     unknown_status: bool = False
     refused_move: OrderStatus | None = None  # SUNSKY's status, when the table forbids the move
+    stale: bool = False  # read before the view last applied to the order: ignored
 
     @property
     def changed(self) -> bool:
@@ -74,32 +82,43 @@ class TrackingDecision:
 
 def differs(order: Order, view: SunskyView) -> bool:
     """Cheap pre-check: could ``decide_tracking`` change anything? (No lock needed for it.)"""
-    stored = order.sunsky.status if order.sunsky else None
-    if stored != view.status:
-        return True
-    if order.status in FINAL:
-        return False
-    target = STATUS_FROM_SUNSKY.get(view.status)
-    lagging = target is not None and target in TRANSITIONS[order.status]
-    return lagging or view.tracking_number not in (None, order.shipping.tracking_number)
+    return decide_tracking(order, view, source="pre-check", actor="-", now=_EPOCH).changed
+
+
+def is_stale(view: SunskyView, last_read: datetime | None) -> bool:
+    """True when ``view`` was read before the view last applied to the order (``last_read``)."""
+    return view.read_at is not None and last_read is not None and view.read_at < last_read
+
+
+def ships_without_tracking(order: Order) -> bool:
+    """True when following the stored SUNSKY status would tell Perfex "shipped" with no
+    tracking number (createOrder, or a look-up after it, can answer "shipped" without one)."""
+    status = order.sunsky.status if order.sunsky else None
+    target = STATUS_FROM_SUNSKY.get(status) if status is not None else None
+    return (target == S.SHIPPED and order.status != S.SHIPPED
+            and not order.shipping.tracking_number)
 
 
 def decide_tracking(order: Order, view: SunskyView, *, source: str, actor: str,
-                    now: datetime) -> TrackingDecision:
-    """The order once it follows ``view``; ``source`` (callback, sweep, ...) goes in history."""
+                    now: datetime, last_read: datetime | None = None) -> TrackingDecision:
+    """The order once it follows ``view``; ``source`` (callback, sweep, ...) goes in history.
+    ``last_read``: when the view last applied to the order was read (``sunsky_synced_at``)."""
+    if is_stale(view, last_read):
+        return TrackingDecision(order, stale=True)
+    if _refused(order, view) is not None:  # a stale read in disguise: keep everything
+        return TrackingDecision(order, refused_move=_refused(order, view))
     changes: list[str] = []
     updated = _with_raw_status(order, view, changes)
     if order.status in FINAL:
-        return TrackingDecision(updated, changes=tuple(changes),
-                                refused_move=_refused(order, view))
+        return TrackingDecision(updated, changes=tuple(changes))
     updated, tracking_changed = _with_tracking(updated, view, changes)
     target = STATUS_FROM_SUNSKY.get(view.status)
     if target is None:
         return TrackingDecision(updated, _tracking_notice(order, tracking_changed),
                                 tuple(changes), unknown_status=True)
-    if target == order.status or target not in TRANSITIONS[order.status]:
+    if target == order.status:
         return TrackingDecision(updated, _tracking_notice(order, tracking_changed),
-                                tuple(changes), refused_move=_refused(order, view))
+                                tuple(changes))
     reason = _move_reason(view, source)
     moved = updated.transition(target, reason=reason, actor=actor, now=now)
     changes.append(f"status {order.status.label} -> {target.label}")
@@ -126,9 +145,20 @@ def _with_tracking(order: Order, view: SunskyView, changes: list[str]) -> tuple[
         return order, False
     changes.append(f"tracking {shipping.tracking_number or '-'} -> {view.tracking_number}")
     new = replace(shipping, tracking_number=view.tracking_number,
-                  tracking_url=view.tracking_url or shipping.tracking_url,
+                  tracking_url=_tracking_url(shipping, view.tracking_number, view.tracking_url),
                   shipping_method=view.shipping_method or shipping.shipping_method)
     return replace(order, shipping=new), True
+
+
+def _tracking_url(shipping: ShippingInfo, number: str, read_url: str | None) -> str | None:
+    """The URL read with the new number; else the stored one's query prefix + the new number
+    (the stored URL is prefix + old number); else none: never the old number's page."""
+    if read_url:
+        return read_url
+    old_number, old_url = shipping.tracking_number, shipping.tracking_url
+    if old_number and old_url and old_url.endswith(old_number):
+        return old_url[: -len(old_number)] + number
+    return None
 
 
 def _tracking_notice(order: Order, tracking_changed: bool) -> tuple[Notice, ...]:

@@ -23,23 +23,31 @@ class Publisher(Protocol):
 
 
 class KafkaPublisher:
-    """A long-lived aiokafka producer; ``publish`` returns once the broker acknowledged."""
+    """A long-lived aiokafka producer; ``publish`` returns once the broker acknowledged.
+
+    The producer is built on first use: aiokafka complains about a producer object that was
+    created and never closed, and admin commands often publish nothing."""
 
     def __init__(self, bootstrap_servers: str, *, client_id: str = "dropship") -> None:
-        self._producer = AIOKafkaProducer(
-            bootstrap_servers=bootstrap_servers, client_id=client_id, acks="all",
-            linger_ms=2, request_timeout_ms=15000)
-        self._started = False
+        self._bootstrap, self._client_id = bootstrap_servers, client_id
+        self._producer: AIOKafkaProducer | None = None
 
     async def start(self) -> None:
-        if not self._started:
-            await self._producer.start()
-            self._started = True
+        if self._producer is not None:
+            return
+        producer = AIOKafkaProducer(bootstrap_servers=self._bootstrap, client_id=self._client_id,
+                                    acks="all", linger_ms=2, request_timeout_ms=15000)
+        try:
+            await producer.start()
+        except BaseException:
+            await producer.stop()  # a producer that failed to start still holds tasks
+            raise
+        self._producer = producer
 
     async def stop(self) -> None:
-        if self._started:
-            self._started = False
-            await self._producer.stop()
+        if self._producer is not None:
+            producer, self._producer = self._producer, None
+            await producer.stop()
 
     async def publish(self, topic: str, key: str | None, value: bytes,
                       headers: Headers = ()) -> None:
@@ -47,6 +55,7 @@ class KafkaPublisher:
 
     async def publish_many(self, records: Sequence[tuple[str, str | None, bytes, Headers]]) -> None:
         await self.start()
+        assert self._producer is not None
         futures = [
             await self._producer.send(topic, value, key=key.encode() if key else None,
                                       headers=list(headers))
