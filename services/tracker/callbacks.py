@@ -3,9 +3,17 @@
 SUNSKY POSTs ``{"event": "order/shipped"|"order/cancelled"|"order/tracking", "order": {...}}``
 and re-sends every 5 minutes until it gets HTTP 200. Callbacks carry no signature, so nothing in
 the body is trusted: the endpoint takes only the order number, answers 200 at once and queues
-the number. The inbox collects numbers for ``tracker_callback_batch_seconds`` and hands them to
-``Reconciler.verify``, which re-reads them from SUNSKY (one ``getOrderList`` page for a batch).
-A number already waiting is not queued twice; a malformed body gets 400 and a log line.
+the number. Any JSON or form-encoded body with an order number in it (``order.number``, or a
+top-level ``number``) gets its 200, whatever its event: an event we do not know yet (say a
+future ``order/delivered``) is verified like the others, without a status filter. A body with
+no order number gets 400 and a log line: SUNSKY re-sends only what we cannot use.
+
+The inbox collects numbers for ``tracker_callback_batch_seconds`` (or until ``batch_max`` wait)
+and hands at most ``batch_max`` at a time to ``Reconciler.verify``, which re-reads them from
+SUNSKY (``getOrderList`` pages for a batch). A number already waiting is not queued twice. At
+most ``max_pending`` numbers (20 x ``batch_max``) wait: beyond that the endpoint answers 503
+and SUNSKY sends the callback again 5 minutes later, so memory stays bounded while
+verification lags (SUNSKY slow or down).
 
 Queued numbers live in memory: a crash loses them after SUNSKY got its 200, and the sweep
 finds those orders instead.
@@ -16,55 +24,107 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import itertools
+import json
 import logging
+import re
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, Literal
+from urllib.parse import parse_qsl
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from shared.settings import Settings
 
 logger = logging.getLogger(__name__)
 
 Verify = Callable[[Mapping[str, str]], Awaitable[Any]]
+Offer = Literal["queued", "already queued", "full"]
 MAX_BODY_BYTES = 1_000_000
+MAX_FORM_FIELDS = 100
+PENDING_BATCHES = 20  # max_pending = this many batches
 RETRY_DELAYS = (1.0, 5.0, 30.0, 60.0)
+_NUMBER = re.compile(r"[0-9A-Za-z_-]{1,64}")
+_EVENT = re.compile(r"[0-9A-Za-z_./-]{1,64}")
 
 
-class _CallbackOrder(BaseModel):
-    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
-    number: str = Field(min_length=1, max_length=64, pattern=r"^[0-9A-Za-z_-]+$")
+@dataclass(frozen=True)
+class Callback:
+    """The part of a callback we read; the rest of the body is ignored (and not trusted)."""
+
+    number: str
+    event: str
 
 
-class CallbackBody(BaseModel):
-    """The part of a callback we read; the rest of ``order`` is ignored (and not trusted)."""
+def read_callback(raw: bytes) -> Callback | None:
+    """The order number (and event) of a JSON or form-encoded body; None without a number."""
+    fields = _json_fields(raw)
+    if fields is None:
+        fields = _form_fields(raw)
+    order = fields.get("order")
+    candidates = (order.get("number") if isinstance(order, dict) else None, fields.get("number"))
+    number = next((n for n in map(_matching(_NUMBER), candidates) if n is not None), None)
+    if number is None:
+        return None
+    return Callback(number, _matching(_EVENT)(fields.get("event")) or "unknown")
 
-    model_config = ConfigDict(extra="ignore")
-    event: Literal["order/shipped", "order/cancelled", "order/tracking"]
-    order: _CallbackOrder
+
+def _json_fields(raw: bytes) -> dict[str, Any] | None:
+    """The JSON object in ``raw``; {} for other JSON; None when it is not JSON at all."""
+    try:
+        body = json.loads(raw)
+    except ValueError:  # UnicodeDecodeError and JSONDecodeError included
+        return None
+    return body if isinstance(body, dict) else {}
+
+
+def _form_fields(raw: bytes) -> dict[str, Any]:
+    try:
+        return dict(parse_qsl(raw.decode("utf-8"), max_num_fields=MAX_FORM_FIELDS))
+    except ValueError:  # not UTF-8, or too many fields
+        return {}
+
+
+def _matching(pattern: re.Pattern[str]) -> Callable[[Any], str | None]:
+    """A reader of one field: its text when it matches ``pattern`` (numbers as text)."""
+
+    def read(value: Any) -> str | None:
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
+        return value if isinstance(value, str) and pattern.fullmatch(value) else None
+
+    return read
 
 
 class CallbackInbox:
-    """SUNSKY order numbers waiting for verification, one entry per number."""
+    """SUNSKY order numbers waiting for verification, one entry per number, at most
+    ``max_pending`` (default ``PENDING_BATCHES`` x ``batch_max``)."""
 
     def __init__(self, verify: Verify, *, batch_seconds: float, batch_max: int,
+                 max_pending: int | None = None,
                  retry_delays: tuple[float, ...] = RETRY_DELAYS) -> None:
         self._verify, self._batch_seconds, self._batch_max = verify, batch_seconds, batch_max
+        self._max_pending = max_pending or PENDING_BATCHES * batch_max
         self._retry_delays = retry_delays
         self._pending: dict[str, str] = {}
-        self._ready, self._full = asyncio.Event(), asyncio.Event()
+        # ready: something waits; due: a batch may go without waiting for more
+        self._ready, self._due = asyncio.Event(), asyncio.Event()
         self._verifying = False
         self.batches = 0
 
-    def offer(self, number: str, event: str) -> bool:
-        """Queue ``number``; False when it is already waiting (the event is updated)."""
-        fresh = number not in self._pending
+    def offer(self, number: str, event: str) -> Offer:
+        """Queue ``number``; "already queued" updates its event, "full" queues nothing."""
+        if number in self._pending:
+            self._pending[number] = event
+            return "already queued"
+        if len(self._pending) >= self._max_pending:
+            return "full"
         self._pending[number] = event
         self._ready.set()
         if len(self._pending) >= self._batch_max:
-            self._full.set()
-        return fresh
+            self._due.set()
+        return "queued"
 
     @property
     def pending(self) -> int:
@@ -80,15 +140,22 @@ class CallbackInbox:
         while True:
             await self._ready.wait()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._full.wait(), self._batch_seconds)
-            batch, self._pending = self._pending, {}
-            self._ready.clear()
-            self._full.clear()
+                await asyncio.wait_for(self._due.wait(), self._batch_seconds)
+            batch = self._take()
             self._verifying = True
             try:
                 await self._verify_until_done(batch)
             finally:
                 self._verifying = False
+
+    def _take(self) -> dict[str, str]:
+        """The ``batch_max`` longest-waiting numbers; what is left waited already: due now."""
+        batch = {n: self._pending.pop(n) for n in
+                 list(itertools.islice(self._pending, self._batch_max))}
+        if not self._pending:
+            self._ready.clear()
+            self._due.clear()
+        return batch
 
     async def _verify_until_done(self, batch: dict[str, str]) -> None:
         """SUNSKY already has its 200: keep trying (the sweep is the last resort)."""
@@ -115,6 +182,7 @@ class CallbackServer:
     def __init__(self, settings: Settings, inbox: CallbackInbox) -> None:
         self._settings, self._inbox = settings, inbox
         self._runner: web.AppRunner | None = None
+        self._full_logged = False
         self.url: str | None = None
 
     async def start(self) -> None:
@@ -146,15 +214,26 @@ class CallbackServer:
 
     async def receive(self, request: web.Request) -> web.Response:
         raw = await request.read()
-        try:
-            body = CallbackBody.model_validate_json(raw)
-        except ValidationError as exc:
-            problem = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}"
-                                for e in exc.errors()[:3])
-            logger.warning("malformed SUNSKY callback from %s rejected: %s (body %r)",
-                           request.remote, problem, raw[:200])
-            return web.json_response({"error": problem}, status=400)
-        queued = self._inbox.offer(body.order.number, body.event)
-        logger.info("SUNSKY callback %s for order %s: %s", body.event, body.order.number,
-                    "queued for verification" if queued else "already queued")
+        callback = read_callback(raw)
+        if callback is None:
+            logger.warning("SUNSKY callback from %s without an order number rejected (body %r)",
+                           request.remote, raw[:200])
+            return web.json_response({"error": "no order number (order.number or number)"},
+                                     status=400)
+        outcome = self._inbox.offer(callback.number, callback.event)
+        if outcome == "full":
+            self._log_full(callback)
+            return web.json_response({"error": "busy: send the callback again later"},
+                                     status=503)
+        self._full_logged = False
+        logger.info("SUNSKY callback %s for order %s: %s", callback.event, callback.number,
+                    "queued for verification" if outcome == "queued" else outcome)
         return web.json_response({"status": "queued"})
+
+    def _log_full(self, callback: Callback) -> None:
+        """Once per episode, not once per refused callback (a flood would flood the log)."""
+        if not self._full_logged:
+            logger.warning("SUNSKY callback queue full (%d waiting): answering 503, SUNSKY "
+                           "sends again later (first refused: %s %s)", self._inbox.pending,
+                           callback.event, callback.number)
+        self._full_logged = True

@@ -5,7 +5,8 @@ pure ``decide_tracking`` say what changes, save it and queue the outgoing messag
 in the same transaction. What reaches ``apply`` was read from SUNSKY itself:
 
 - ``order.placed``: createOrder's answer is already stored (``sunsky_status`` 2 = paid), so the
-  move to Processing costs no SUNSKY call;
+  move to Processing costs no SUNSKY call (an answer of "shipped" is read again in full first:
+  Perfex must not hear "shipped" without a tracking number);
 - callbacks (``callbacks.py``) only *name* orders; ``Reconciler.verify`` re-reads them;
 - the sweep (``Reconciler.sweep``) pages through ``getOrderList`` for what callbacks missed,
   deliveries above all (SUNSKY sends no callback for them);
@@ -13,7 +14,10 @@ in the same transaction. What reaches ``apply`` was read from SUNSKY itself:
 
 ``order.shipped``/``order.delivered``/``order.cancelled`` are keyed by the Perfex invoice id
 (the Perfex side's unit), unlike ``order.ready``/``order.placed``. Applying the same SUNSKY state
-twice changes nothing and publishes nothing: duplicates are no-ops.
+twice changes nothing and publishes nothing: duplicates are no-ops. Reads race (a sweep's list
+page can reach ``apply`` after a fresher callback read): under the row lock, a view read before
+the one last applied (``sunsky_synced_at``) is ignored, and each applied view records its read
+time there.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from shared.domain.tracking import (
     TrackingDecision,
     cancel_reason,
     decide_tracking,
+    ships_without_tracking,
 )
 from shared.messaging.emit import emit, new_message_id, utcnow
 from shared.messaging.envelope import Envelope
@@ -51,6 +56,7 @@ from shared.settings import (
     TOPIC_ORDER_SHIPPED,
     Settings,
 )
+from shared.sunsky.errors import SunskyError
 from shared.sunsky.models import SunskyOrder
 
 logger = logging.getLogger(__name__)
@@ -88,6 +94,7 @@ class Tracker:
 
     async def on_order_placed(self, message: OrderPlaced, envelope: Envelope) -> None:
         """Processing at once when createOrder's stored answer says paid: no SUNSKY call."""
+        source = f"order.placed {envelope.where()}"
         async with self._uow() as uow:
             order = await uow.orders.get(message.order_id, for_update=True)
             if order is None:
@@ -96,10 +103,24 @@ class Tracker:
                 logger.info("order %s has no SUNSKY status yet (%s): left to the sweep",
                             order.id, envelope.where())
                 return
-            view = SunskyView(order.sunsky.number, order.sunsky.status)
-            source = f"order.placed {envelope.where()}"
-            decision = await self._apply_locked(uow, order, view, source)
-        self._after(decision)
+            decision = None
+            if not ships_without_tracking(order):
+                # createOrder's answer was stored with placed_at: that is when it was read
+                view = SunskyView(order.sunsky.number, order.sunsky.status,
+                                  read_at=order.placed_at)
+                decision = await self._apply_locked(uow, order, view, source)
+        if decision is None:
+            await self._read_placed(message.order_id, source)
+        else:
+            self._after(decision)
+
+    async def _read_placed(self, order_id: int, source: str) -> None:
+        """SUNSKY said "shipped" at placing: read it in full, or leave it to the sweep."""
+        try:
+            await self.refresh(order_id, source=source)
+        except SunskyError as exc:
+            logger.warning("order %s is shipped at SUNSKY but reading its tracking number "
+                           "failed (%r): left to the sweep (%s)", order_id, exc, source)
 
     async def apply(self, view: SunskyView, *, source: str) -> TrackingDecision | None:
         """Make our order follow what SUNSKY says; None when the order is not ours."""
@@ -121,35 +142,40 @@ class Tracker:
             return Refreshed("not_found")
         if order.sunsky is None:
             return Refreshed("not_placed", order)
+        read_at = self._clock()
         details: SunskyOrder = await self._sunsky.get_order_details(order.sunsky.number)
-        await self.mark_synced(order_id)
-        decision = await self.apply(view_of(details), source=source)
+        decision = await self.apply(view_of(details, read_at), source=source)
         if decision is None or not decision.changed:
             return Refreshed("unchanged", order)
         return Refreshed("changed", decision.order, decision.changes)
 
-    async def mark_synced(self, order_id: int) -> None:
-        async with self._uow() as uow:
-            await uow.orders.mark_synced(order_id, self._clock())
-            await uow.commit()
-
     # --- inside the order's transaction ---------------------------------------------------
     async def _apply_locked(self, uow: UnitOfWork, order: Order, view: SunskyView,
                             source: str) -> TrackingDecision:
-        now = self._clock()
-        decision = decide_tracking(order, view, source=source, actor=self._actor, now=now)
-        _log_oddities(order, view, decision, source)
-        if not decision.changed:
+        assert order.id is not None
+        now, last_read = self._clock(), await uow.orders.sunsky_synced_at(order.id)
+        decision = decide_tracking(order, view, source=source, actor=self._actor, now=now,
+                                   last_read=last_read)
+        _log_oddities(order, view, decision, source, last_read)
+        if decision.stale:
             return decision
+        if decision.changed:
+            await self._save(uow, decision, view, now)
+        if view.read_at is not None:
+            await uow.orders.mark_synced(order.id, view.read_at)
+        await uow.commit()
+        if decision.changed:
+            logger.info("order %s (SUNSKY %s) via %s: %s", order.id, view.number, source,
+                        "; ".join(decision.changes))
+        return decision
+
+    async def _save(self, uow: UnitOfWork, decision: TrackingDecision, view: SunskyView,
+                    now: datetime) -> None:
         saved = await uow.orders.save(decision.order)
         for notice in decision.notices:
             message = _message(saved, view, notice, now)
             await emit(uow, self._settings.topic(TOPIC_BY_NOTICE[notice]), saved.invoice_id,
                        message, {"actor": self._actor})
-        await uow.commit()
-        logger.info("order %s (SUNSKY %s) via %s: %s", order.id, view.number, source,
-                    "; ".join(decision.changes))
-        return decision
 
     def _after(self, decision: TrackingDecision) -> None:
         if decision.notices:
@@ -157,8 +183,11 @@ class Tracker:
 
 
 def _log_oddities(order: Order, view: SunskyView, decision: TrackingDecision,
-                  source: str) -> None:
-    if decision.unknown_status:
+                  source: str, last_read: datetime | None) -> None:
+    if decision.stale:
+        logger.info("order %s: SUNSKY %s as read at %s is older than the read applied last "
+                    "(%s): ignored (%s)", order.id, view.number, view.read_at, last_read, source)
+    elif decision.unknown_status:
         logger.warning("order %s: SUNSKY status code %s is unknown; kept raw, order stays %s "
                        "(%s)", order.id, view.status, order.status.label, source)
     elif decision.refused_move is not None:

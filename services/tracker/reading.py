@@ -6,13 +6,17 @@ orders it wants by the day they were placed, pads each day by one on both sides 
 zone is unstated), merges overlapping days into windows, and pages through each window only
 until every wanted order was seen. Orders SUNSKY still lists under another status are matched by
 number on our side, so a status filter SUNSKY ignored costs pages, never correctness.
+
+Each view carries the time its page was requested (``read_at``): the tracker ignores a view read
+before the one it last applied. With ``tolerate_errors`` (the sweep) a window whose page fails
+is logged and given up, its orders left for the next sweep, and the other windows still read.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -26,12 +30,12 @@ PAGE_SIZE = 100  # SUNSKY's maximum
 PAD = timedelta(days=1)
 
 
-def view_of(order: SunskyOrder) -> SunskyView:
+def view_of(order: SunskyOrder, read_at: datetime) -> SunskyView:
     way = order.shipping_way
     return SunskyView(number=order.number, status=order.status,
                       tracking_number=order.tracking_number or None,
                       tracking_url=order.tracking_url, shipping_method=way.name if way else None,
-                      cancel_reason=order.cancel_reason or None)
+                      cancel_reason=order.cancel_reason or None, read_at=read_at)
 
 
 @dataclass(frozen=True)
@@ -68,34 +72,50 @@ def windows(orders: Iterable[Order]) -> list[Window]:
 
 @dataclass
 class Listing:
-    """What paging found: wanted orders by number, and how many pages it cost."""
+    """What paging found: wanted orders by number, how many pages it cost, and the numbers of
+    windows whose paging failed (``tolerate_errors`` only)."""
 
     found: dict[str, SunskyView]
     pages: int = 0
+    failed: set[str] = field(default_factory=set)
+    errors: int = 0
 
 
-async def read_listed(sunsky: Any, wanted: list[Window], *, status: int | None = None,
-                      max_pages: int | None = None) -> Listing:
+async def read_listed(sunsky: Any, wanted: list[Window], clock: Callable[[], datetime], *,
+                      status: int | None = None, max_pages: int | None = None,
+                      tolerate_errors: bool = False) -> Listing:
     """Page through each window until its numbers are all seen (or ``max_pages`` in total)."""
     listing = Listing({})
     for window in wanted:
-        await _read_window(sunsky, window, listing, status, max_pages)
+        missing = set(window.numbers)
+        try:
+            await _read_window(sunsky, window, missing, listing, clock, status, max_pages)
+        except Exception as exc:  # CancelledError is no Exception: shutdown still stops us
+            if not tolerate_errors:
+                raise
+            listing.errors += 1
+            listing.failed |= missing
+            logger.error("getOrderList %s..%s failed (%r): %d orders left for the next sweep "
+                         "(SUNSKY %s)", window.start, window.end, exc, len(missing),
+                         ", ".join(sorted(missing)[:10]))
     return listing
 
 
-async def _read_window(sunsky: Any, window: Window, listing: Listing, status: int | None,
+async def _read_window(sunsky: Any, window: Window, missing: set[str], listing: Listing,
+                       clock: Callable[[], datetime], status: int | None,
                        max_pages: int | None) -> None:
-    missing, page, page_count = set(window.numbers), 1, 1
+    page, page_count = 1, 1
     while missing and page <= page_count:
         if max_pages is not None and listing.pages >= max_pages:
             return
+        read_at = clock()
         result = await sunsky.get_order_list(created_from=window.start, created_to=window.end,
                                              page=page, page_size=PAGE_SIZE, status=status)
         listing.pages += 1
         for order in result.orders:
             if order.number in missing:
                 missing.discard(order.number)
-                listing.found[order.number] = view_of(order)
+                listing.found[order.number] = view_of(order, read_at)
         if not result.orders:
             return
         page, page_count = page + 1, result.page_count

@@ -105,8 +105,9 @@ def decide_tracking(order: Order, view: SunskyView, *, source: str, actor: str,
     ``last_read``: when the view last applied to the order was read (``sunsky_synced_at``)."""
     if is_stale(view, last_read):
         return TrackingDecision(order, stale=True)
-    if _refused(order, view) is not None:  # a stale read in disguise: keep everything
-        return TrackingDecision(order, refused_move=_refused(order, view))
+    refused = _refused(order, view)
+    if refused is not None:  # a stale read in disguise: keep everything, the raw code too
+        return TrackingDecision(order, refused_move=refused)
     changes: list[str] = []
     updated = _with_raw_status(order, view, changes)
     if order.status in FINAL:

@@ -1,4 +1,4 @@
-"""The tracker's PostgreSQL side: its repository methods and the one-sweep-at-a-time lock."""
+"""The tracker's PostgreSQL side: its repository methods and the once-per-interval sweep claim."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import pytest_asyncio
 
 from schemas.perfex import INVOICE_EVENT
 from services.tracker.handlers import Tracker
-from services.tracker.reconcile import Reconciler
+from services.tracker.reconcile import LAST_SWEEP, SWEEP_LOCK, Reconciler
 from shared.db.migrate import migrate
 from shared.db.pg import PgUnitOfWork
 from shared.db.pool import create_pool
@@ -61,21 +61,48 @@ async def placed(pool: asyncpg.Pool, sunsky: FakeSunsky, placed_at: datetime) ->
     return order.id, number
 
 
-async def test_repository_finds_lists_and_marks_tracked_orders(pool: asyncpg.Pool) -> None:
+async def test_repository_finds_and_lists_tracked_orders(pool: asyncpg.Pool) -> None:
     sunsky = FakeSunsky()
     old = await placed(pool, sunsky, NOW - timedelta(days=90))
-    older = await placed(pool, sunsky, NOW - timedelta(days=91))
-    new = await placed(pool, sunsky, NOW)
+    new = await placed(pool, sunsky, NOW - timedelta(hours=1))
+    newer = await placed(pool, sunsky, NOW - timedelta(minutes=1))
     async with PgUnitOfWork(pool) as uow:
         found = await uow.orders.get_by_sunsky_number(new[1], for_update=True)
-        tracked = [o.id for o in await uow.orders.list_tracked(TRACKED, 100)]
-        await uow.orders.mark_synced(older[0], NOW)
-        stragglers = await uow.orders.list_stragglers(TRACKED, NOW - timedelta(days=60), 10)
-        await uow.commit()
+        by_number = await uow.orders.list_by_sunsky_numbers([new[1], old[1], "0"])
+        tracked = await _all_pages(uow, NOW - timedelta(days=60))
     assert found is not None and found.id == new[0] and found.items
-    ours = [older[0], old[0], new[0]]
-    assert [i for i in tracked if i in ours] == ours  # oldest placed first
-    assert [o.id for o in stragglers] == [old[0], older[0]]  # never synced first
+    assert {o.id for o in by_number} == {new[0], old[0]}
+    assert [i for i in tracked if i in (old[0], new[0], newer[0])] == [newer[0], new[0]]
+
+
+async def _all_pages(uow: PgUnitOfWork, cutoff: datetime) -> list[int]:
+    """Every tracked order placed since ``cutoff``, one per keyset page."""
+    ids: list[int] = []
+    after = None
+    while page := await uow.orders.list_tracked(TRACKED, cutoff, 1, after=after):
+        ids.append(page[0].id or 0)
+        assert page[0].placed_at is not None
+        after = (page[0].placed_at, page[0].id or 0)
+    return ids
+
+
+async def test_repository_rotates_re_reads_and_keeps_read_times_moving_forwards(
+        pool: asyncpg.Pool) -> None:
+    sunsky = FakeSunsky()
+    never, tried, synced = [await placed(pool, sunsky, NOW - timedelta(days=days))
+                            for days in (300, 301, 302)]
+    async with PgUnitOfWork(pool) as uow:
+        await uow.orders.mark_tried(tried[0], NOW - timedelta(hours=1))
+        await uow.orders.mark_synced(synced[0], NOW)
+        await uow.orders.mark_synced(synced[0], NOW - timedelta(hours=2))  # an older read
+        await uow.orders.mark_tried(synced[0], NOW - timedelta(hours=3))
+        stragglers = await uow.orders.list_stragglers(TRACKED, NOW - timedelta(days=200), 1000)
+        unlisted = await uow.orders.least_recently_read([synced[0], tried[0]], 1)
+        synced_at = await uow.orders.sunsky_synced_at(synced[0])
+        await uow.commit()
+    ours = [never[0], tried[0], synced[0]]
+    assert [o.id for o in stragglers if o.id in ours] == ours  # never read, then least recent
+    assert [o.id for o in unlisted] == [tried[0]] and synced_at == NOW
 
 
 class GatedSunsky(FakeSunsky):
@@ -91,7 +118,8 @@ class GatedSunsky(FakeSunsky):
         return await super().get_order_list(**kwargs)
 
 
-async def test_only_one_process_sweeps_at_a_time(pool: asyncpg.Pool) -> None:
+async def test_a_sweep_is_claimed_once_and_holds_no_lock_while_it_reads(
+        pool: asyncpg.Pool) -> None:
     sunsky = GatedSunsky()
     await placed(pool, sunsky, NOW)
     settings = Settings(tracker_sweep_seconds=3600)
@@ -100,11 +128,22 @@ async def test_only_one_process_sweeps_at_a_time(pool: asyncpg.Pool) -> None:
         uow = lambda: PgUnitOfWork(pool)  # noqa: E731
         return Reconciler(settings, uow, sunsky, Tracker(settings, uow, sunsky))
 
-    first = asyncio.create_task(reconciler().sweep(force=True))
+    await _last_swept(pool, NOW - timedelta(hours=2))
+    first = asyncio.create_task(reconciler().sweep())
     await asyncio.wait_for(sunsky.entered.wait(), 10)
-    second = await reconciler().sweep(force=True)
+    async with PgUnitOfWork(pool) as uow:  # no transaction holds the lock while SUNSKY is read
+        assert await uow.orders.try_lock(SWEEP_LOCK)
+    assert (await reconciler().sweep()).skipped == "not due"  # the claim recorded its time
     sunsky.gate.set()
     report = await first
-    assert second.skipped == "another tracker is sweeping"
     assert report.skipped is None and report.list_pages >= 1
-    assert (await reconciler().sweep()).skipped == "not due"  # the first one recorded its time
+
+    await _last_swept(pool, NOW - timedelta(hours=2))
+    reports = await asyncio.gather(*(reconciler().sweep() for _ in range(4)))
+    assert [r.skipped is None for r in reports].count(True) == 1
+
+
+async def _last_swept(pool: asyncpg.Pool, at: datetime) -> None:
+    async with PgUnitOfWork(pool) as uow:
+        await uow.orders.set_setting(LAST_SWEEP, at.isoformat(), by="test")
+        await uow.commit()

@@ -14,10 +14,11 @@ from schemas.orders import ORDER_MESSAGE, OrderCancelled, OrderPlaced, OrderShip
 from services.tracker.callbacks import CallbackInbox, CallbackServer
 from services.tracker.handlers import Tracker
 from services.tracker.reconcile import Reconciler
-from shared.domain.order import OrderStatus, SunskyPlacement
+from shared.domain.order import OrderStatus, ShippingInfo, SunskyPlacement
 from shared.domain.tracking import SunskyView, decide_tracking
 from shared.messaging.envelope import Envelope
 from shared.settings import Settings
+from shared.sunsky.errors import SunskyProtocolError, SunskyTransientError
 from shared.sunsky.models import ShippingWay, SunskyOrder
 from tests.builders import NOW, Clock, paid_order
 from tests.fakes import FakeStore, FakeSunsky, FakeUnitOfWork, fake_uow_factory
@@ -168,12 +169,192 @@ def test_decide_is_idempotent() -> None:
     assert not twice.changed and twice.notices == ()
 
 
-def _order_in(status: OrderStatus) -> Any:
-    from shared.domain.order import Order, ShippingInfo
+def _order_in(status: OrderStatus, sunsky_status: int = 2, **shipping: Any) -> Any:
+    from shared.domain.order import Order
 
-    shipping = ShippingInfo(*([None] * 11))
     return Order(id=1, invoice_id="9", invoice_number="INV-9", status=status, items=(),
-                 shipping=shipping, sunsky=SunskyPlacement("N1", 2, None, None, None))
+                 shipping=ShippingInfo(*([None] * 11), **shipping),
+                 sunsky=SunskyPlacement("N1", sunsky_status, None, None, None))
+
+
+# --- stale reads (review fix 1) -------------------------------------------------------------
+
+
+async def test_sweep_never_applies_a_list_read_older_than_a_callback_read(
+        store: FakeStore, sunsky: FakeSunsky, tracker: Tracker, reconciler: Reconciler,
+        clock: Clock) -> None:
+    order_id, number = await placed(store, sunsky)
+    sunsky.advance(number, 3, tracking_number="YT1")
+
+    async def fresher_read_lands_meanwhile() -> None:
+        sunsky.after_list = None
+        sunsky.advance(number, 3, tracking_number="YT2")
+        clock.now += timedelta(seconds=1)
+        await tracker.refresh(order_id, source="callback")
+
+    sunsky.after_list = fresher_read_lands_meanwhile
+    await reconciler.sweep()  # its list page (YT1) was read before the callback's read (YT2)
+    assert store.orders[order_id].shipping.tracking_number == "YT2"
+    shipped = published(store, "order.shipped")
+    assert [(m.tracking_number, m.is_update) for m in shipped] == [("YT2", False)]
+    assert store.synced_at[order_id] == NOW + timedelta(seconds=1)
+
+
+def test_a_stale_view_changes_nothing_at_all() -> None:
+    order = _order_in(S.PROCESSING)
+    view = SunskyView("N1", 3, "YT9", read_at=NOW - timedelta(seconds=1))
+    decision = decide_tracking(order, view, source="sweep", actor="t", now=NOW, last_read=NOW)
+    assert decision.stale and not decision.changed and decision.order == order
+
+
+@pytest.mark.parametrize(("final", "raw", "read"), [(S.DELIVERED, 5, 3), (S.DELIVERED, 5, 4),
+                                                    (S.CANCELLED, 4, 2), (S.SHIPPED, 3, 2)])
+def test_a_read_never_moves_the_raw_status_back_from_a_later_state(
+        final: OrderStatus, raw: int, read: int) -> None:
+    order = _order_in(final, sunsky_status=raw)
+    decision = decide_tracking(order, SunskyView("N1", read), source="t", actor="t", now=NOW)
+    assert not decision.changed and decision.order.sunsky.status == raw
+    assert decision.refused_move is not None
+
+
+async def test_every_apply_path_records_the_time_of_its_read(
+        store: FakeStore, sunsky: FakeSunsky, tracker: Tracker, reconciler: Reconciler,
+        clock: Clock) -> None:
+    order_id, number = await placed(store, sunsky, placed_at=NOW - timedelta(hours=1))
+    await tracker.handle(placed_message(order_id, number))
+    assert store.synced_at[order_id] == NOW - timedelta(hours=1)  # createOrder's answer
+    clock.now += timedelta(minutes=1)
+    sunsky.advance(number, 3)
+    await reconciler.verify({number: "order/shipped"})
+    assert store.synced_at[order_id] == clock.now
+    clock.now += timedelta(minutes=1)
+    await tracker.refresh(order_id)  # nothing new, but read: still recorded
+    assert store.synced_at[order_id] == clock.now
+    await tracker.apply(SunskyView(number, 2, read_at=NOW), source="an old page")
+    assert store.synced_at[order_id] == clock.now and store.orders[order_id].status == S.SHIPPED
+
+
+# --- one failing order (review fix 2) -------------------------------------------------------
+
+BAD = SunskyProtocolError("BAD_RESPONSE", ["<html>proxy error</html>"])
+
+
+async def test_a_failing_order_neither_stops_the_sweep_nor_makes_it_run_every_tick(
+        store: FakeStore, sunsky: FakeSunsky, reconciler: Reconciler) -> None:
+    listed_id, listed_no = await placed(store, sunsky, 1)
+    bad_id, bad_no = await placed(store, sunsky, 2)
+    old_id, old_no = await placed(store, sunsky, 3, placed_at=NOW - timedelta(days=90))
+    del sunsky.orders[bad_no]  # not on SUNSKY's list: read alone, and that read fails
+    sunsky.details_errors[bad_no] = BAD
+    sunsky.advance(listed_no, 5)
+    sunsky.advance(old_no, 5)
+    report = await reconciler.sweep()
+    assert report.errors == 1 and report.skipped is None
+    assert store.orders[listed_id].status == store.orders[old_id].status == S.DELIVERED
+    assert bad_id in store.tried_at  # rotated: the next sweep reads the others first
+    assert (await reconciler.sweep()).skipped == "not due"
+
+
+async def test_a_straggler_that_keeps_failing_goes_to_the_back_of_the_queue(
+        store: FakeStore, sunsky: FakeSunsky, tracker: Tracker, clock: Clock) -> None:
+    settings = SETTINGS.model_copy(update={"tracker_sweep_stragglers": 1})
+    reconciler = Reconciler(settings, fake_uow_factory(store), sunsky, tracker, clock=clock)
+    _, bad_no = await placed(store, sunsky, 1, placed_at=NOW - timedelta(days=91))
+    good_id, good_no = await placed(store, sunsky, 2, placed_at=NOW - timedelta(days=90))
+    sunsky.details_errors[bad_no] = SunskyTransientError("TIMEOUT", ["read timed out"])
+    sunsky.advance(good_no, 5)
+    await reconciler.sweep()
+    assert store.orders[good_id].status == S.PLACED  # the failing one had the budget
+    clock.now += timedelta(seconds=settings.tracker_sweep_seconds)
+    await reconciler.sweep()
+    assert store.orders[good_id].status == S.DELIVERED
+
+
+async def test_a_failing_list_window_leaves_its_orders_and_reads_the_others(
+        store: FakeStore, sunsky: FakeSunsky, reconciler: Reconciler) -> None:
+    early_id, early_no = await placed(store, sunsky, 1, placed_at=NOW - timedelta(days=20))
+    late_id, late_no = await placed(store, sunsky, 2)
+    sunsky.advance(early_no, 5)
+    sunsky.advance(late_no, 5)
+    sunsky.list_errors.append(BAD)  # the first window read: the earlier day's
+    report = await reconciler.sweep()
+    assert store.orders[late_id].status == S.DELIVERED
+    assert store.orders[early_id].status == S.PLACED  # left for the next sweep
+    assert sunsky.calls == ["getOrderList", "getOrderList"] and report.errors == 1
+
+
+# --- tracking URL and order.placed (review fix 3) -------------------------------------------
+
+
+@pytest.mark.parametrize(("stored_url", "expected"), [
+    ("https://t.17track.net/en#nums=YT1", "https://t.17track.net/en#nums=YT2"),
+    ("https://carrier.example/track", None),  # not "prefix + old number": no URL, not a wrong one
+])
+def test_a_new_tracking_number_read_without_a_url_never_keeps_the_old_numbers_url(
+        stored_url: str, expected: str | None) -> None:
+    order = _order_in(S.SHIPPED, 3, tracking_number="YT1", tracking_url=stored_url)
+    decision = decide_tracking(order, SunskyView("N1", 3, "YT2"), source="sweep", actor="t",
+                               now=NOW)
+    ship = decision.order.shipping
+    assert (ship.tracking_number, ship.tracking_url) == ("YT2", expected)
+
+
+async def test_order_placed_already_shipped_reads_the_tracking_number_first(
+        store: FakeStore, sunsky: FakeSunsky, tracker: Tracker) -> None:
+    order_id, number = await placed(store, sunsky, sunsky_status=3)
+    sunsky.advance(number, 3, tracking_number="YT7")
+    await tracker.handle(placed_message(order_id, number))
+    [shipped] = published(store, "order.shipped")
+    assert shipped.tracking_number == "YT7" and shipped.tracking_url.endswith("YT7")
+    assert store.orders[order_id].status == S.SHIPPED and sunsky.calls == ["getOrderDetails"]
+
+
+async def test_order_placed_already_shipped_is_left_to_the_sweep_when_sunsky_fails(
+        store: FakeStore, sunsky: FakeSunsky, tracker: Tracker) -> None:
+    order_id, number = await placed(store, sunsky, sunsky_status=3)
+    sunsky.details_errors[number] = BAD
+    await tracker.handle(placed_message(order_id, number))
+    assert store.orders[order_id].status == S.PLACED and store.outbox == []
+
+
+# --- what the sweep reads (review fix 4) ----------------------------------------------------
+
+
+async def test_sweep_pages_through_recent_orders_newest_first_and_skips_old_ones(
+        store: FakeStore, sunsky: FakeSunsky, tracker: Tracker, clock: Clock) -> None:
+    reconciler = Reconciler(SETTINGS, fake_uow_factory(store), sunsky, tracker, clock=clock,
+                            page_size=2)
+    recent = [await placed(store, sunsky, n, placed_at=NOW - timedelta(days=3 * n))
+              for n in range(1, 6)]
+    await placed(store, sunsky, 9, placed_at=NOW - timedelta(days=40))  # outside the window
+    for _, number in recent:
+        sunsky.advance(number, 5)
+    async with FakeUnitOfWork(store) as uow:
+        first = await uow.orders.list_tracked({S.PROCESSING, S.PLACED}, NOW - timedelta(days=30),
+                                              2)
+    assert [o.id for o in first] == [recent[0][0], recent[1][0]]  # newest placed first
+    report = await reconciler.sweep()
+    assert {store.orders[i].status for i, _ in recent} == {S.DELIVERED}
+    assert report.orders == 6 and report.details == 1  # 5 listed, the old one read alone
+
+
+async def test_unlisted_and_old_orders_have_their_own_budgets_and_take_turns(
+        store: FakeStore, sunsky: FakeSunsky, tracker: Tracker, clock: Clock) -> None:
+    settings = SETTINGS.model_copy(update={"tracker_sweep_stragglers": 1})
+    reconciler = Reconciler(settings, fake_uow_factory(store), sunsky, tracker, clock=clock)
+    unlisted = [await placed(store, sunsky, n) for n in (1, 2)]
+    old_id, old_no = await placed(store, sunsky, 3, placed_at=NOW - timedelta(days=90))
+    for _, number in unlisted:
+        sunsky.orders[number] = sunsky.orders[number].model_copy(
+            update={"gmt_created": NOW + timedelta(days=9)})  # listed under another day
+        sunsky.advance(number, 5)
+    sunsky.advance(old_no, 5)
+    await reconciler.sweep()
+    assert store.orders[old_id].status == S.DELIVERED  # not starved by the unlisted ones
+    assert [store.orders[i].status for i, _ in unlisted] == [S.DELIVERED, S.PLACED]
+    clock.now += timedelta(seconds=settings.tracker_sweep_seconds)
+    await reconciler.sweep()
+    assert store.orders[unlisted[1][0]].status == S.DELIVERED
 
 
 # --- callbacks ------------------------------------------------------------------------------
@@ -215,8 +396,9 @@ async def test_inbox_queues_each_number_once(store: FakeStore) -> None:
         batches.append(dict(batch))
 
     inbox = CallbackInbox(verify, batch_seconds=0, batch_max=10)
-    assert inbox.offer("1", "order/shipped") and not inbox.offer("1", "order/tracking")
-    assert inbox.offer("2", "order/cancelled") and inbox.pending == 2
+    assert inbox.offer("1", "order/shipped") == "queued"
+    assert inbox.offer("1", "order/tracking") == "already queued"
+    assert inbox.offer("2", "order/cancelled") == "queued" and inbox.pending == 2
 
 
 async def test_inbox_verifies_batches_and_retries_a_failed_one() -> None:
@@ -272,6 +454,83 @@ async def test_callback_answers_200_and_queues_only_the_number() -> None:
 
 async def _never(batch: Any) -> None:
     raise AssertionError("not verified in this test")
+
+
+# --- the callback queue (review fixes 5 and 6) ----------------------------------------------
+
+
+class Verified:
+    """A verify function that records its batches and says when ``expected`` numbers came."""
+
+    def __init__(self, expected: int) -> None:
+        self.batches: list[list[str]] = []
+        self.expected, self.done = expected, asyncio.Event()
+
+    async def __call__(self, batch: Any) -> None:
+        self.batches.append(list(batch))
+        if sum(map(len, self.batches)) >= self.expected:
+            self.done.set()
+
+    async def run(self, inbox: CallbackInbox) -> None:
+        task = asyncio.create_task(inbox.run())
+        await asyncio.wait_for(self.done.wait(), 5)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+
+async def test_inbox_hands_at_most_batch_max_numbers_to_each_batch() -> None:
+    verified = Verified(5)
+    inbox = CallbackInbox(verified, batch_seconds=0.01, batch_max=2)
+    for number in "12345":
+        inbox.offer(number, "order/shipped")
+    await verified.run(inbox)
+    assert verified.batches == [["1", "2"], ["3", "4"], ["5"]]
+
+
+async def test_a_full_callback_queue_answers_503_so_sunsky_sends_again_later() -> None:
+    inbox = CallbackInbox(_never, batch_seconds=0, batch_max=1, max_pending=2)
+    server = CallbackServer(SETTINGS, inbox)
+
+    async def post(number: str) -> int:
+        body = f'{{"event": "order/shipped", "order": {{"number": "{number}"}}}}'.encode()
+        return (await server.receive(_Request(body))).status  # type: ignore[arg-type]
+
+    assert [await post("1"), await post("2"), await post("3"), await post("1")] == [
+        200, 200, 503, 200]
+    assert inbox.pending == 2
+
+
+async def test_default_queue_cap_is_twenty_batches() -> None:
+    inbox = CallbackInbox(_never, batch_seconds=0, batch_max=3)
+    outcomes = [inbox.offer(str(n), "order/shipped") for n in range(61)]
+    assert outcomes.count("queued") == 60 and outcomes[-1] == "full"
+
+
+@pytest.mark.parametrize("body", [
+    b'{"event": "order/delivered", "order": {"number": "2611270001"}}',  # an event to come
+    b'{"order": {"number": 2611270001}}',
+    b'{"event": "order/shipped", "number": "2611270001"}',
+    b"event=order%2Fshipped&number=2611270001",  # form-encoded
+    b"number=2611270001",
+])
+async def test_any_callback_with_an_order_number_gets_200_and_is_verified(body: bytes) -> None:
+    verified = Verified(1)
+    inbox = CallbackInbox(verified, batch_seconds=0, batch_max=10)
+    response = await CallbackServer(SETTINGS, inbox).receive(_Request(body))  # type: ignore[arg-type]
+    assert response.status == 200 and inbox.pending == 1
+    await verified.run(inbox)
+    assert verified.batches == [["2611270001"]]
+
+
+async def test_a_callback_with_an_unknown_event_is_read_without_a_status_filter(
+        store: FakeStore, sunsky: FakeSunsky, reconciler: Reconciler) -> None:
+    orders = [await placed(store, sunsky, n) for n in (1, 2)]
+    for _, number in orders:
+        sunsky.advance(number, 5)
+    await reconciler.verify({number: "order/delivered" for _, number in orders})
+    assert {store.orders[i].status for i, _ in orders} == {S.DELIVERED}
+    assert sunsky.calls == ["getOrderList"]
 
 
 # --- the sweep ------------------------------------------------------------------------------
