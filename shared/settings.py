@@ -100,15 +100,17 @@ class Settings(BaseSettings):
     tracker_callback_host: str = Field(default="127.0.0.1")
     tracker_callback_port: int = Field(default=8780, ge=0, le=65535)
     tracker_callback_path: str = Field(default="/sunsky/callback")
-    # Callbacks arriving within this window are verified together (one getOrderList page).
+    # Callbacks arriving within this window are verified together (getOrderList pages).
     tracker_callback_batch_seconds: float = Field(default=2.0, ge=0)
+    # Most order numbers verified in one batch; 20x this many may wait (then HTTP 503).
     tracker_callback_batch_max: int = Field(default=500, ge=1)
     # Delivery has no callback: the sweep finds it (and any callback SUNSKY failed to send).
     # Each sweep pages through every open order, so its cost per order is about (days an order
     # stays open) x (sweeps a day) / 100: 12 h is ~0.3 calls per order (docs/BENCHMARKS.md).
     tracker_sweep_seconds: float = Field(default=43200.0, gt=0)
     tracker_sweep_window_days: int = Field(default=60, ge=1)
-    # Open orders older than the window: at most this many getOrderDetails per sweep.
+    # getOrderDetails per sweep for each of: open orders missing from SUNSKY's list, and open
+    # orders older than the window (least recently read first).
     tracker_sweep_stragglers: int = Field(default=20, ge=0)
 
     log_level: str = Field(default="INFO")
