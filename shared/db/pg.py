@@ -344,6 +344,3 @@ class PgUnitOfWork:
         await self._tx.commit()
         self._committed = True
 
-
-def pg_uow_factory(pool: asyncpg.Pool) -> Any:
-    return lambda: PgUnitOfWork(pool)

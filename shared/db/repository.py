@@ -27,15 +27,6 @@ class OrderFilter:
     limit: int = 100
 
 
-@dataclass(frozen=True)
-class OutboxMessage:
-    id: int
-    topic: str
-    key: str | None
-    value: bytes
-    headers: list[tuple[str, bytes]]
-
-
 class OrderRepository(Protocol):
     async def get(self, order_id: int, *, for_update: bool = False) -> Order | None: ...
     async def get_by_invoice(self, invoice_id: str, *,
@@ -133,10 +124,6 @@ class UnitOfWork(Protocol):
     async def __aexit__(self, et: type[BaseException] | None, e: BaseException | None,
                         tb: TracebackType | None) -> None: ...
     async def commit(self) -> None: ...
-
-
-class UnitOfWorkFactory(Protocol):
-    def __call__(self) -> UnitOfWork: ...
 
 
 AUTO_PLACE = "auto_place"

@@ -14,7 +14,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from schemas.perfex import InvoiceCreated, InvoicePaid, PerfexAddress, PerfexItem
-from shared.domain.errors import ORDER_ERRORS, order_error
+from shared.domain.errors import order_error
 from shared.domain.order import (
     Order,
     OrderError,
@@ -82,9 +82,9 @@ def _on_paid(existing: Order | None, event: InvoicePaid, *, auto_place: bool,
         order = new_order_history(replace(fresh, status=target), reason=reason, actor=ACTOR,
                                   now=now)
     else:
+        # the paid event's snapshot replaces the created one's; still Pending Payment here
         order = replace(fresh, id=existing.id, site_number=existing.site_number,
-                        created_at=existing.created_at, history=())
-        order = replace(order, status=OrderStatus.PENDING_PAYMENT)
+                        created_at=existing.created_at)
         if problem is None:
             order = order.transition(OrderStatus.READY_TO_PLACE, reason="invoice paid",
                                      actor=ACTOR, now=now)
@@ -208,4 +208,4 @@ def validate_for_placement(order: Order, now: datetime) -> OrderError | None:
     return None
 
 
-__all__ = ["ORDER_ERRORS", "Decision", "Ignore", "NoChange", "Save", "decide_invoice_event"]
+__all__ = ["Decision", "Ignore", "NoChange", "Save", "decide_invoice_event"]

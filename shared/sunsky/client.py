@@ -51,6 +51,7 @@ from shared.sunsky.models import (
     Quote,
     SunskyOrder,
     item_params,
+    readable_order,
 )
 from shared.sunsky.ratelimit import RateLimiter
 from shared.sunsky.signing import signed_params
@@ -242,7 +243,7 @@ class SunskyClient:
         number = entry.get("number")
         if not number:
             raise bad_response(GET_ORDER_LIST, ["an order list entry without a number"])
-        if listed == site_number and _readable_order(entry):
+        if listed == site_number and readable_order(entry):
             return SunskyOrder.model_validate(entry)
         details = await self.get_order_details(str(number))
         return details if details.site_number == site_number else None
@@ -338,14 +339,6 @@ def _page_params(
         "page": page,
         "pageSize": page_size,
     }
-
-
-def _readable_order(entry: dict[str, Any]) -> bool:
-    try:
-        SunskyOrder.model_validate(entry)
-    except ValidationError:
-        return False
-    return True
 
 
 def _parsed(parse: Callable[[Any], _T], data: object, path: str) -> _T:

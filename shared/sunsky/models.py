@@ -174,7 +174,7 @@ class OrderPage(SunskyModel):
     def _leave_out_unreadable(cls, data: Any) -> Any:
         if not isinstance(data, dict) or not isinstance(data.get("result"), list):
             return data
-        readable = [entry for entry in data["result"] if _readable(entry)]
+        readable = [entry for entry in data["result"] if readable_order(entry)]
         skipped = len(data["result"]) - len(readable)
         if skipped:
             logger.warning("getOrderList: left out %d unreadable order(s) of %d", skipped,
@@ -182,7 +182,8 @@ class OrderPage(SunskyModel):
         return {**data, "result": readable, "skipped": skipped}
 
 
-def _readable(entry: Any) -> bool:
+def readable_order(entry: Any) -> bool:
+    """True when ``entry`` parses as a ``SunskyOrder``."""
     try:
         SunskyOrder.model_validate(entry)
     except ValidationError:
