@@ -89,14 +89,14 @@ from pipeline_workload import (
     scenario_specs,
 )
 
+from devtools.broker import EmbeddedBroker, free_port
+from devtools.postgres import resolve_database_url
+from devtools.supervisor import dropship_argv
 from shared.db.migrate import migrate
 from shared.db.pool import create_pool, quote_ident
 from shared.messaging.publisher import KafkaPublisher
 from shared.messaging.topics import ensure_topics
 from shared.settings import SANDBOX_API_KEY, SANDBOX_API_SECRET, TOPIC_INVOICE_PAID, Settings
-from shared.stack.broker import EmbeddedBroker, free_port
-from shared.stack.postgres import resolve_database_url
-from shared.stack.supervisor import dropship_argv
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent

@@ -24,8 +24,8 @@ import asyncpg
 import httpx
 import psutil
 
-from shared.stack.broker import free_port
-from shared.stack.supervisor import Supervisor, dropship_argv
+from devtools.broker import free_port
+from devtools.supervisor import Supervisor, dropship_argv
 
 READY_LINE = "assigned partitions:"
 TERMINAL = ("placed", "api_failed")

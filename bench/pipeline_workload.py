@@ -1,7 +1,7 @@
 """The benchmark's traffic: its scenarios and phases, and realistic Perfex ``invoice.paid``
 events published as a burst or at a fixed rate.
 
-Events are built with ``shared.demo.perfex_events`` (string numbers, ``<br />`` streets, SKUs in
+Events are built with ``devtools.perfex_events`` (string numbers, ``<br />`` streets, SKUs in
 ``custom_fields.sunsky_sku``). Unlike ``random_valid_event`` each order takes one or two distinct
 SKUs with quantity 1, drawn from the sandbox's real stock (``CATALOGUE``): the sandbox refuses
 orders once a product sells out, and a benchmark of refusals would measure the wrong path. The
@@ -16,9 +16,9 @@ import random
 import time
 from dataclasses import dataclass
 
-from shared.demo.perfex_events import SKUS, US_STATES, address, encode, invoice_event, item
+from devtools.perfex_events import SKUS, US_STATES, address, encode, invoice_event, item
+from sandbox.catalogue import CATALOGUE
 from shared.messaging.publisher import KafkaPublisher
-from shared.sandbox.catalogue import CATALOGUE
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tracking_report import WAVE_HOUR, render, write_section
 
+from devtools.broker import free_port
+from devtools.perfex_events import encode, invoice_event
+from devtools.postgres import resolve_database_url
+from sandbox import SandboxConfig, running_sandbox
+from sandbox.core import SANDBOX
 from schemas.orders import OrderPlaced
 from schemas.perfex import INVOICE_EVENT
 from services.tracker.callbacks import CallbackInbox, CallbackServer
@@ -50,15 +55,10 @@ from services.tracker.reconcile import Reconciler
 from shared.db.migrate import migrate
 from shared.db.pg import PgUnitOfWork
 from shared.db.pool import create_pool, quote_ident
-from shared.demo.perfex_events import encode, invoice_event
 from shared.domain.intake import Save, decide_invoice_event
 from shared.domain.order import OrderStatus, SunskyPlacement
 from shared.messaging.envelope import Envelope
-from shared.sandbox import SandboxConfig, running_sandbox
-from shared.sandbox.core import SANDBOX
 from shared.settings import SANDBOX_API_KEY, SANDBOX_API_SECRET, Settings
-from shared.stack.broker import free_port
-from shared.stack.postgres import resolve_database_url
 from shared.sunsky.client import GET_ORDER_DETAILS, GET_ORDER_LIST, SunskyClient
 from shared.sunsky.models import CreateOrderRequest, DeliveryAddress
 

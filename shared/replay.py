@@ -25,8 +25,8 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from pydantic import ValidationError
 
+from cli.retry_cmd import retry_one
 from schemas.orders import ORDER_MESSAGE, OrderApiFailed
-from shared.cli.retry_cmd import retry_one
 from shared.db.repository import ReplayRecord, UnitOfWork
 from shared.messaging.deadletter import H_TOPIC
 from shared.messaging.publisher import Publisher

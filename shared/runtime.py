@@ -15,6 +15,7 @@ from typing import Any
 
 import asyncpg
 
+from shared.db.connect import database_url
 from shared.db.migrate import migrate
 from shared.db.pg import PgUnitOfWork
 from shared.db.pool import create_pool
@@ -23,7 +24,6 @@ from shared.messaging.deadletter import DeadLetters
 from shared.messaging.outbox import OutboxRelay
 from shared.messaging.publisher import KafkaPublisher, Publisher
 from shared.settings import Settings, redact_url
-from shared.stack.postgres import resolve_database_url
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ class Runtime:
         logger.info("%s runtime started", self.service)
 
     async def _start_database(self) -> None:
-        url = await resolve_database_url(self.settings)
+        url = await database_url(self.settings)
         logger.info("%s: database %s schema %s", self.service, redact_url(url),
                     self.settings.database_schema)
         pool = await create_pool(url, self.settings.database_schema)

@@ -2,9 +2,17 @@
 
 Environment variable names are part of the product's interface: users, docker-compose and the
 tests rely on them. Nothing else in the code base reads ``os.environ``.
+
+``load_settings()`` is what entrypoints call: the environment first, then, for what it does not
+set, the file a running ``dropship dev`` wrote (``STATE_DIR/dev.env``: its broker, database and
+SUNSKY sandbox), so a command in a second terminal talks to the dev stack, never by accident to
+the real SUNSKY. The file is ignored once the ``dropship dev`` that wrote it is gone.
 """
 
 from __future__ import annotations
+
+import os
+from pathlib import Path
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -128,6 +136,39 @@ class Settings(BaseSettings):
         if self.database_url:
             data["database_url"] = redact_url(self.database_url)
         return data
+
+
+DEV_SETTINGS_FILE = "dev.env"
+DEV_PID_KEY = "DROPSHIP_DEV_PID"
+
+
+def dev_settings_path(state_dir: str | None = None) -> Path:
+    return Path(state_dir or os.environ.get("STATE_DIR") or ".dropship") / DEV_SETTINGS_FILE
+
+
+def load_settings() -> Settings:
+    """Settings from the environment, completed by a running ``dropship dev``'s file."""
+    path = dev_settings_path()
+    return Settings(_env_file=path) if dev_stack_running(path) else Settings()
+
+
+def dev_stack_running(path: Path) -> bool:
+    """True when ``path`` exists and the ``dropship dev`` process it names still runs."""
+    try:
+        lines = path.read_text().splitlines()
+    except OSError:
+        return False
+    pid = next((line.partition("=")[2] for line in lines if line.startswith(DEV_PID_KEY + "=")),
+               "")
+    if not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def redact_url(url: str) -> str:

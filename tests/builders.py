@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from devtools.perfex_events import encode, invoice_event
 from schemas.perfex import INVOICE_EVENT
-from shared.demo.perfex_events import encode, invoice_event
 from shared.domain.intake import Save, decide_invoice_event
 from shared.domain.order import Order
 from tests.fakes import FakeStore, FakeUnitOfWork

@@ -14,13 +14,13 @@ import asyncpg
 import pytest_asyncio
 from aiokafka import AIOKafkaConsumer
 
+from devtools.supervisor import Supervisor, dropship_argv
+from sandbox.runner import RunningSandbox
 from shared.db.migrate import migrate
 from shared.db.pool import create_pool
 from shared.messaging.publisher import KafkaPublisher
 from shared.messaging.topics import ensure_topics
-from shared.sandbox.runner import RunningSandbox
 from shared.settings import Settings
-from shared.stack.supervisor import Supervisor, dropship_argv
 from tests.fixtures.stack import drop_schema
 
 _counter = itertools.count(1)

@@ -9,7 +9,7 @@ from collections import Counter
 
 import pytest
 
-from shared.demo.perfex_events import address, encode, invoice_event, random_valid_event
+from devtools.perfex_events import address, encode, invoice_event, random_valid_event
 from shared.messaging.topics import ensure_topics
 from shared.settings import TOPIC_INVOICE_PAID
 from tests.e2e.test_pipeline import placed_count, run_cli

@@ -13,7 +13,7 @@ from collections import Counter
 
 import pytest
 
-from shared.demo.perfex_events import (
+from devtools.perfex_events import (
     BROKEN_PAYLOADS,
     address,
     encode,
@@ -169,7 +169,7 @@ async def test_auto_place_off_waits_for_an_admin(pipeline_factory) -> None:
 
 async def run_cli(pipeline, *args: str) -> str:
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "shared.cli.main", *args, env={**_env(), **pipeline.env},
+        sys.executable, "-m", "cli.main", *args, env={**_env(), **pipeline.env},
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
     out, _ = await process.communicate()
     assert process.returncode == 0, out.decode()

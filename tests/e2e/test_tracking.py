@@ -22,15 +22,15 @@ import httpx
 import pytest
 import pytest_asyncio
 
+from devtools.broker import free_port
+from devtools.perfex_events import encode, invoice_event
+from devtools.supervisor import dropship_argv
+from sandbox import running_sandbox
 from services.tracker.reconcile import LAST_SWEEP
 from shared.db.migrate import migrate
 from shared.db.pool import create_pool
-from shared.demo.perfex_events import encode, invoice_event
 from shared.messaging.topics import ensure_topics
-from shared.sandbox import running_sandbox
 from shared.settings import TOPIC_INVOICE_PAID, Settings
-from shared.stack.broker import free_port
-from shared.stack.supervisor import dropship_argv
 from tests.e2e.conftest import READY_LINE, Pipeline
 from tests.fixtures.sandbox import fast_sandbox_config
 from tests.fixtures.stack import drop_schema

@@ -8,13 +8,13 @@ import sys
 
 import pytest
 
-from shared.stack.broker import free_port
+from devtools.broker import free_port
 
 pytestmark = [pytest.mark.integration]
 
 
 def dropship(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "shared.cli.main", *args], text=True,
+    return subprocess.run([sys.executable, "-m", "cli.main", *args], text=True,
                           capture_output=True, env={**os.environ, **env}, timeout=120,
                           stdin=subprocess.DEVNULL)
 

@@ -19,8 +19,8 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 
-from shared.sandbox import SandboxConfig, running_sandbox
-from shared.sandbox.runner import PortInUseError, RunningSandbox
+from sandbox import SandboxConfig, running_sandbox
+from sandbox.runner import PortInUseError, RunningSandbox
 from shared.sunsky.signing import signed_params
 from tests.fixtures.sandbox import reset_sandbox
 
@@ -372,7 +372,7 @@ async def test_port_in_use_is_reported(sandbox: RunningSandbox) -> None:
             pass
 
 
-CLI = [sys.executable, "-c", "from shared.cli.main import cli; cli()", "sandbox"]
+CLI = [sys.executable, "-c", "from cli.main import cli; cli()", "sandbox"]
 
 
 async def test_cli_serves_until_interrupted() -> None:

@@ -16,17 +16,18 @@ import pytest
 import pytest_asyncio
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from devtools import postgres as postgres_stack
+from devtools.broker import BrokerPortInUse, EmbeddedBroker, free_port, kafka_api_answers
+from shared.db import connect
 from shared.db.migrate import MigrationChecksumMismatch, list_migrations, migrate
 from shared.db.pool import create_pool
 from shared.messaging.topics import ensure_topics, list_topics
 from shared.settings import Settings
-from shared.stack import postgres as postgres_stack
-from shared.stack.broker import BrokerPortInUse, EmbeddedBroker, free_port, kafka_api_answers
 from tests.fixtures.stack import drop_schema
 
 pytestmark = pytest.mark.integration
 
-CLI = [sys.executable, "-c", "from shared.cli.main import cli; cli()"]
+CLI = [sys.executable, "-c", "from cli.main import cli; cli()"]
 # Tansu delays a group join by about half the session timeout, and a re-join after a member
 # left by about the old member's whole session: keep it short in tests.
 FAST_GROUP = {"session_timeout_ms": 1000, "heartbeat_interval_ms": 200}
@@ -304,7 +305,7 @@ async def run_cli(env: dict[str, str], *args: str) -> str:
 async def test_an_unreachable_database_url_fails_clearly(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(postgres_stack, "EXPLICIT_URL_WAIT_SECONDS", 0.5)
+    monkeypatch.setattr(connect, "EXPLICIT_URL_WAIT_SECONDS", 0.5)
     url = f"postgresql://app:secret@127.0.0.1:{free_port()}/app"
 
     with pytest.raises(postgres_stack.DatabaseUnavailable) as failure:

@@ -375,7 +375,7 @@ async def dropship(*args: str, base_url: str, key: str, secret: str) -> tuple[in
     """Run ``dropship`` in a child process without blocking this loop (the sandbox may live
     in it)."""
     script = shutil.which("dropship", path=os.path.dirname(sys.executable))
-    fallback = [sys.executable, "-c", "from shared.cli.main import cli; cli()"]
+    fallback = [sys.executable, "-c", "from cli.main import cli; cli()"]
     command = [script] if script else fallback
     env = {**os.environ, "SUNSKY_BASE_URL": base_url, "SUNSKY_API_KEY": key,
            "SUNSKY_API_SECRET": secret, "SUNSKY_MAX_CALLS_PER_SECOND": "0"}

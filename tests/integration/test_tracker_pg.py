@@ -13,13 +13,13 @@ import asyncpg
 import pytest
 import pytest_asyncio
 
+from devtools.perfex_events import encode, invoice_event
 from schemas.perfex import INVOICE_EVENT
 from services.tracker.handlers import Tracker
 from services.tracker.reconcile import LAST_SWEEP, SWEEP_LOCK, Reconciler
 from shared.db.migrate import migrate
 from shared.db.pg import PgUnitOfWork
 from shared.db.pool import create_pool
-from shared.demo.perfex_events import encode, invoice_event
 from shared.domain.intake import Save, decide_invoice_event
 from shared.domain.order import OrderStatus, SunskyPlacement
 from shared.domain.tracking import TRACKED

@@ -3,8 +3,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from devtools.perfex_events import address, encode, invoice_event, item
 from schemas.perfex import INVOICE_EVENT, InvoiceCreated, InvoicePaid
-from shared.demo.perfex_events import address, encode, invoice_event, item
 from shared.domain.intake import (
     Ignore,
     NoChange,

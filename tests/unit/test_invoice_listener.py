@@ -4,10 +4,10 @@ import json
 
 import pytest
 
+from devtools.perfex_events import BROKEN_PAYLOADS, encode, invoice_event, item
 from schemas.orders import ORDER_MESSAGE, OrderApiFailed, OrderReady
 from services.invoice_listener.handlers import InvoiceListener
 from shared.db.repository import AUTO_PLACE
-from shared.demo.perfex_events import BROKEN_PAYLOADS, encode, invoice_event, item
 from shared.domain.order import OrderStatus
 from shared.messaging.envelope import Envelope
 from shared.messaging.policy import MessageRejected

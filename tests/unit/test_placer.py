@@ -6,10 +6,10 @@ from decimal import Decimal
 
 import pytest
 
+from devtools.perfex_events import address
 from schemas.orders import ORDER_MESSAGE, OrderApiFailed, OrderPlaced, OrderReady
 from services.placer.handlers import Placer
 from services.retrier.handlers import Retrier
-from shared.demo.perfex_events import address
 from shared.domain.order import OrderStatus
 from shared.messaging.envelope import Envelope
 from shared.messaging.policy import MessageRejected

@@ -9,14 +9,14 @@ from itertools import count
 
 import pytest
 
-from shared.sandbox import CATALOGUE, COUNTRIES
-from shared.sandbox.catalogue import country, freight_list, shipping_ways
-from shared.sandbox.config import DEFAULT_DUPLICATE_SITE_NUMBER_MESSAGE
-from shared.sandbox.faults import FaultInjector, FaultSettings
-from shared.sandbox.orders import Order, OrderStatus
-from shared.sandbox.params import parse_order_request
-from shared.sandbox.state import RECORD_NOT_FOUND, SandboxState, TransitionError
-from shared.sandbox.wire import ApiError, money, page, parse_us_datetime, timestamp
+from sandbox import CATALOGUE, COUNTRIES
+from sandbox.catalogue import country, freight_list, shipping_ways
+from sandbox.config import DEFAULT_DUPLICATE_SITE_NUMBER_MESSAGE
+from sandbox.faults import FaultInjector, FaultSettings
+from sandbox.orders import Order, OrderStatus
+from sandbox.params import parse_order_request
+from sandbox.state import RECORD_NOT_FOUND, SandboxState, TransitionError
+from sandbox.wire import ApiError, money, page, parse_us_datetime, timestamp
 
 NOW = datetime(2026, 11, 7, 9, 5, 3, tzinfo=UTC)
 KEY = "sandbox-key"

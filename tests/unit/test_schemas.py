@@ -5,8 +5,8 @@ import json
 import jsonschema
 import pytest
 
+from devtools.perfex_events import invoice_event
 from schemas.generate import JSON_DIR, MODELS, expected_files
-from shared.demo.perfex_events import invoice_event
 
 
 def test_json_schema_files_match_the_models() -> None:

@@ -1,6 +1,6 @@
 """A tiny process supervisor for ``dropship dev`` and the end-to-end tests.
 
-Starts named child processes (``python -m shared.cli.main ...``) with an environment, prefixes
+Starts named child processes (``python -m cli.main ...``) with an environment, prefixes
 their output with the name, and stops them in reverse order: SIGTERM, then SIGKILL after a grace
 period. ``kill(name)`` sends SIGKILL at once (crash tests).
 """
@@ -24,7 +24,7 @@ STOP_GRACE_SECONDS = 10.0
 
 
 def dropship_argv(*args: str) -> list[str]:
-    return [sys.executable, "-m", "shared.cli.main", *args]
+    return [sys.executable, "-m", "cli.main", *args]
 
 
 @dataclass

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
-from shared.sandbox import ordering
-from shared.sandbox.catalogue import (
+from sandbox import ordering
+from sandbox.catalogue import (
     CATALOGUE,
     COUNTRIES,
     Product,
@@ -26,9 +26,9 @@ from shared.sandbox.catalogue import (
     live_status,
     product_wire,
 )
-from shared.sandbox.params import parse_items, parse_order_request
-from shared.sandbox.state import SandboxState
-from shared.sandbox.wire import (
+from sandbox.params import parse_items, parse_order_request
+from sandbox.state import SandboxState
+from sandbox.wire import (
     DEFAULT_PAGE_SIZE,
     ApiError,
     money,

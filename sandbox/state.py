@@ -17,11 +17,11 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
 
-from shared.sandbox import ordering
-from shared.sandbox.catalogue import CATALOGUE
-from shared.sandbox.orders import EVENT_BY_STATUS, TRANSITIONS, Order, OrderStatus
-from shared.sandbox.params import OrderRequest
-from shared.sandbox.wire import ApiError, money, timestamp
+from sandbox import ordering
+from sandbox.catalogue import CATALOGUE
+from sandbox.orders import EVENT_BY_STATUS, TRANSITIONS, Order, OrderStatus
+from sandbox.params import OrderRequest
+from sandbox.wire import ApiError, money, timestamp
 
 RECORD_NOT_FOUND = "The record you visiting does NOT exist."  # [DOC old]
 _ORDER_SEQUENCE: Iterator[int] = itertools.count(1)

@@ -8,7 +8,7 @@ import logging
 
 import click
 
-from shared.settings import Settings
+from shared.settings import load_settings
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ def worker(name: str) -> None:
     from shared.messaging.faust_app import run_worker
     from shared.messaging.topics import ensure_topics
 
-    settings = Settings()
+    settings = load_settings()
     configure_logging(settings.log_level)
     logger.info("starting %s with %s", name, settings.redacted())
     asyncio.run(ensure_topics(settings))

@@ -1,6 +1,7 @@
 """``dropship sunsky ...``: talk to SUNSKY (or the sandbox) with the configured credentials.
 
-Reads ``Settings()`` from the environment (SUNSKY_BASE_URL, SUNSKY_API_KEY, SUNSKY_API_SECRET).
+Reads SUNSKY_BASE_URL, SUNSKY_API_KEY and SUNSKY_API_SECRET through ``load_settings()`` (the
+environment, else a running ``dropship dev``'s sandbox).
 Any SUNSKY or connection failure ends as one ``error: ...`` line on stderr and exit code 1.
 """
 
@@ -15,7 +16,7 @@ from typing import TypeVar
 import click
 from pydantic import ValidationError
 
-from shared.settings import Settings
+from shared.settings import load_settings
 from shared.sunsky.client import SunskyClient
 from shared.sunsky.errors import SunskyAuthError, SunskyError, SunskyNotFoundError
 from shared.sunsky.models import Country, SunskyOrder
@@ -54,7 +55,7 @@ def order(number: str) -> None:
 def _run(action: Callable[[SunskyClient], Awaitable[_T]]) -> _T:
     """Run one client call; turn any failure into one clear line and exit code 1."""
     try:
-        settings = Settings()
+        settings = load_settings()
     except ValidationError as exc:
         click.echo(f"error: invalid settings: {_first_problem(exc)}", err=True)
         raise SystemExit(1) from None

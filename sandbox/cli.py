@@ -7,8 +7,8 @@ from decimal import Decimal, InvalidOperation
 
 import click
 
-from shared.sandbox.config import SandboxConfig
-from shared.sandbox.runner import PortInUseError, serve
+from sandbox.config import SandboxConfig
+from sandbox.runner import PortInUseError, serve
 
 logger = logging.getLogger(__name__)
 

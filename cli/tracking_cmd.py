@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import click
 
+from cli.common import AdminSession, fail, with_session
 from services.tracker.handlers import Refreshed, Tracker
-from shared.cli.common import AdminSession, fail, with_session
 from shared.sunsky.client import SunskyClient
 from shared.sunsky.errors import SunskyError
 

@@ -28,10 +28,10 @@ Controls (JSON, no signature), errors ``{"error": "..."}`` with 400/404/409:
 
 from __future__ import annotations
 
-from shared.sandbox.app import create_app
-from shared.sandbox.catalogue import CATALOGUE, COUNTRIES
-from shared.sandbox.config import SandboxConfig
-from shared.sandbox.runner import RunningSandbox, running_sandbox, serve
+from sandbox.app import create_app
+from sandbox.catalogue import CATALOGUE, COUNTRIES
+from sandbox.config import SandboxConfig
+from sandbox.runner import RunningSandbox, running_sandbox, serve
 
 __all__ = [
     "CATALOGUE",

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TypedDict
 
-from shared.sandbox.wire import money, timestamp
+from sandbox.wire import money, timestamp
 
 PRODUCT_VALID = 1
 PRODUCT_OUT_OF_STOCK = 3  # product status codes per the reference's appendix notes [3P]

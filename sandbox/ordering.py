@@ -12,10 +12,10 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 
-from shared.sandbox.catalogue import CATALOGUE, ShippingWay, country, shipping_ways
-from shared.sandbox.orders import DeliveryAddress, OrderLine
-from shared.sandbox.params import ItemRequest
-from shared.sandbox.wire import ApiError, money
+from sandbox.catalogue import CATALOGUE, ShippingWay, country, shipping_ways
+from sandbox.orders import DeliveryAddress, OrderLine
+from sandbox.params import ItemRequest
+from sandbox.wire import ApiError, money
 
 ITEM_NOT_EXIST = "ITEM_NOT_EXIST"
 SHIPPING_WAY_NOT_AVAILABLE = "SHIPPING_WAY_NOT_AVAILABLE"

@@ -14,11 +14,11 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from shared.sandbox.core import SANDBOX, Sandbox
-from shared.sandbox.faults import FaultSettings
-from shared.sandbox.orders import STATUS_BY_NAME
-from shared.sandbox.state import TransitionError
-from shared.sandbox.wire import ApiError, money
+from sandbox.core import SANDBOX, Sandbox
+from sandbox.faults import FaultSettings
+from sandbox.orders import STATUS_BY_NAME
+from sandbox.state import TransitionError
+from sandbox.wire import ApiError, money
 
 M = TypeVar("M", bound=BaseModel)
 

@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from shared.sandbox import controls, protocol
-from shared.sandbox.config import SandboxConfig
-from shared.sandbox.core import SANDBOX, Sandbox, auto_advance
+from sandbox import controls, protocol
+from sandbox.config import SandboxConfig
+from sandbox.core import SANDBOX, Sandbox, auto_advance
 
 
 def create_app(config: SandboxConfig | None = None) -> web.Application:

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from shared.sandbox.app import create_app
-from shared.sandbox.config import SandboxConfig
-from shared.sandbox.core import SANDBOX
-from shared.sandbox.state import SandboxState
+from sandbox.app import create_app
+from sandbox.config import SandboxConfig
+from sandbox.core import SANDBOX
+from sandbox.state import SandboxState
 
 logger = logging.getLogger(__name__)
 

@@ -18,11 +18,11 @@ import logging
 from aiohttp import web
 from multidict import MultiMapping
 
-from shared.sandbox.core import SANDBOX, Sandbox
-from shared.sandbox.endpoints import ACTIONS, Action, Call
-from shared.sandbox.faults import PreCallFault
-from shared.sandbox.state import RequestRecord
-from shared.sandbox.wire import ApiError
+from sandbox.core import SANDBOX, Sandbox
+from sandbox.endpoints import ACTIONS, Action, Call
+from sandbox.faults import PreCallFault
+from sandbox.state import RequestRecord
+from sandbox.wire import ApiError
 from shared.sunsky.signing import verify
 
 logger = logging.getLogger(__name__)

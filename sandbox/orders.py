@@ -12,8 +12,8 @@ from datetime import datetime
 from decimal import Decimal
 from enum import IntEnum
 
-from shared.sandbox.catalogue import ShippingWay
-from shared.sandbox.wire import money, timestamp
+from sandbox.catalogue import ShippingWay
+from sandbox.wire import money, timestamp
 
 
 class OrderStatus(IntEnum):

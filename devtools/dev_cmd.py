@@ -18,15 +18,21 @@ from types import FrameType
 
 import click
 
-from shared.cli.common import fail
-from shared.cli.worker_cmd import SERVICES
+from cli.common import fail
+from cli.worker_cmd import SERVICES
+from devtools.broker import BrokerError, EmbeddedBroker
+from devtools.postgres import resolve_database_url
+from devtools.supervisor import Supervisor, dropship_argv
 from shared.db.migrate import migrate
 from shared.db.pool import create_pool
 from shared.messaging.topics import ensure_topics
-from shared.settings import SANDBOX_API_KEY, SANDBOX_API_SECRET, Settings
-from shared.stack.broker import BrokerError, EmbeddedBroker
-from shared.stack.postgres import resolve_database_url
-from shared.stack.supervisor import Supervisor, dropship_argv
+from shared.settings import (
+    DEV_PID_KEY,
+    SANDBOX_API_KEY,
+    SANDBOX_API_SECRET,
+    Settings,
+    dev_settings_path,
+)
 
 
 @click.command()
@@ -52,10 +58,12 @@ def dev(broker_port: int, sandbox_port: int, auto_advance: float) -> None:
         for name in SERVICES:
             if _available(name):
                 supervisor.start(name, dropship_argv("worker", name), env)
-        _banner(settings, env)
+        dev_file = _write_dev_settings(settings, env)
+        _banner(settings, env, dev_file)
         _wait(supervisor)
     finally:
         click.echo("stopping...")
+        dev_settings_path(settings.state_dir).unlink(missing_ok=True)
         if supervisor:
             supervisor.stop_all()
         if broker:
@@ -118,13 +126,34 @@ def _log_dir(settings: Settings) -> Path:
     return path
 
 
-def _banner(settings: Settings, env: dict[str, str]) -> None:
+# What a command in another terminal needs to talk to this stack (shared.settings.load_settings).
+DEV_KEYS = ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL", "DATABASE_SCHEMA", "SUNSKY_BASE_URL",
+            "SUNSKY_API_KEY", "SUNSKY_API_SECRET", "SUNSKY_MAX_CALLS_PER_SECOND", "TOPIC_PREFIX",
+            "GROUP_PREFIX")
+
+
+def _write_dev_settings(settings: Settings, env: dict[str, str]) -> Path:
+    """STATE_DIR/dev.env: the settings this stack chose, for every dropship command in another
+    terminal (the environment still wins), valid while this process runs."""
+    chosen = {"DATABASE_SCHEMA": settings.database_schema, "TOPIC_PREFIX": settings.topic_prefix,
+              "GROUP_PREFIX": settings.group_prefix, **env}
+    lines = [f"{DEV_PID_KEY}={os.getpid()}"]
+    lines += [f"{key}={chosen[key]}" for key in DEV_KEYS if key in chosen]
+    path = dev_settings_path(settings.state_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _banner(settings: Settings, env: dict[str, str], dev_file: Path) -> None:
     lines = [
         "", "sunsky-dropship is up:",
         f"  broker      {settings.kafka_bootstrap_servers}",
         f"  SUNSKY      {env.get('SUNSKY_BASE_URL', settings.sunsky_base_url)}",
         f"  logs        {Path(settings.state_dir) / 'logs'}",
-        "In another terminal (same environment):",
+        f"  settings    {dev_file} (read by every dropship command run from here)",
+        "In another terminal:",
         "  dropship demo publish --count 20     # Perfex-like invoice events",
         "  dropship orders list                 # watch them move",
         "Ctrl-C stops everything.", "",

@@ -10,8 +10,8 @@ from typing import Any
 
 import click
 
+from cli.common import AdminSession, as_utc, fail, with_session
 from schemas.orders import ReadyReason
-from shared.cli.common import AdminSession, as_utc, fail, with_session
 from shared.db.repository import OrderFilter, UnitOfWork
 from shared.domain.intake import validate_for_placement
 from shared.domain.order import Order, OrderStatus

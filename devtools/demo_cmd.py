@@ -12,11 +12,16 @@ import time
 
 import click
 
-from shared.cli.common import run
-from shared.demo.perfex_events import BROKEN_PAYLOADS, address, encode, item, random_valid_event
+from cli.common import run
+from devtools.perfex_events import BROKEN_PAYLOADS, address, encode, item, random_valid_event
 from shared.messaging.publisher import KafkaPublisher
 from shared.messaging.topics import ensure_topics
-from shared.settings import TOPIC_INVOICE_CREATED, TOPIC_INVOICE_PAID, Settings
+from shared.settings import (
+    TOPIC_INVOICE_CREATED,
+    TOPIC_INVOICE_PAID,
+    Settings,
+    load_settings,
+)
 
 Record = tuple[str, str | None, bytes, list[tuple[str, bytes]]]
 
@@ -33,7 +38,7 @@ def demo() -> None:
 @click.option("--broken/--no-broken", default=True, help="Also publish broken messages.")
 def publish(count: int, first_invoice: int | None, seed: int | None, broken: bool) -> None:
     """Publish COUNT paid invoices (plus duplicates, late 'created' events, broken ones)."""
-    settings = Settings()
+    settings = load_settings()
     start = first_invoice if first_invoice is not None else int(time.time()) % 10_000_000 * 10
     records = build_traffic(settings, count, start, random.Random(seed), broken=broken)
     run(_send(settings, records))
@@ -60,7 +65,7 @@ def build_traffic(settings: Settings, count: int, start: int, rng: random.Random
 
 
 def _awkward(settings: Settings, invoice_id: int) -> list[Record]:
-    from shared.demo.perfex_events import invoice_event
+    from devtools.perfex_events import invoice_event
 
     paid = settings.topic(TOPIC_INVOICE_PAID)
     bad_address = invoice_event("invoice.paid", invoice_id, shipping=address(city="", zip_code=""))

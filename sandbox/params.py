@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from shared.sandbox.wire import ApiError, parse_int
+from sandbox.wire import ApiError, parse_int
 
 _ITEM_PARAM = re.compile(r"^items\.(\d+)\.(itemNo|qty|remark)$")
 ADDRESS_PREFIX = "deliveryAddress."

@@ -15,11 +15,11 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
-from shared.sandbox.callbacks import CallbackDispatcher
-from shared.sandbox.config import SandboxConfig
-from shared.sandbox.faults import FaultInjector
-from shared.sandbox.orders import EVENT_TRACKING, Order, OrderStatus
-from shared.sandbox.state import SandboxState
+from sandbox.callbacks import CallbackDispatcher
+from sandbox.config import SandboxConfig
+from sandbox.faults import FaultInjector
+from sandbox.orders import EVENT_TRACKING, Order, OrderStatus
+from sandbox.state import SandboxState
 
 logger = logging.getLogger(__name__)
 

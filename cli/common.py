@@ -13,6 +13,7 @@ import asyncpg
 import click
 from aiokafka.errors import KafkaError
 
+from shared.db.connect import DatabaseUnavailable, database_url
 from shared.db.migrate import migrate
 from shared.db.pg import PgUnitOfWork
 from shared.db.pool import create_pool
@@ -20,8 +21,7 @@ from shared.db.repository import UnitOfWork
 from shared.messaging.outbox import OutboxRelay
 from shared.messaging.publisher import KafkaPublisher
 from shared.messaging.topics import BrokerUnavailable
-from shared.settings import Settings
-from shared.stack.postgres import DatabaseUnavailable, resolve_database_url
+from shared.settings import Settings, load_settings
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -75,8 +75,8 @@ class AdminSession:
 
 @contextlib.asynccontextmanager
 async def admin_session(settings: Settings | None = None) -> AsyncIterator[AdminSession]:
-    settings = settings or Settings()
-    url = await resolve_database_url(settings)
+    settings = settings or load_settings()
+    url = await database_url(settings)
     pool = await create_pool(url, settings.database_schema, max_size=2)
     try:
         await migrate(pool, settings.database_schema)

@@ -11,8 +11,8 @@ from typing import Any
 
 import click
 
+from cli.common import AdminSession, as_utc, fail, with_session
 from schemas.orders import OrderReady
-from shared.cli.common import AdminSession, as_utc, fail, with_session
 from shared.db.repository import AUTO_PLACE, SHIPPING_WAY_POLICY, OrderFilter
 from shared.domain.order import Order, OrderStatus, transitions_table_markdown
 from shared.messaging.emit import emit, new_message_id, utcnow
@@ -183,9 +183,9 @@ def _set(name: str, value: Any) -> None:
 
 # Commands other modules add to ``dropship orders`` (module, attribute); absent ones are skipped.
 ORDER_EXTENSIONS = (
-    ("shared.cli.retry_cmd", "retry"),
-    ("shared.cli.retry_cmd", "edit_address"),
-    ("shared.cli.tracking_cmd", "refresh"),
+    ("cli.retry_cmd", "retry"),
+    ("cli.retry_cmd", "edit_address"),
+    ("cli.tracking_cmd", "refresh"),
 )
 
 

@@ -13,18 +13,18 @@ import click
 
 # name -> "module:attribute" of a click command or group.
 COMMANDS: dict[str, str] = {
-    "broker": "shared.cli.stack_cmd:broker",
-    "migrate": "shared.cli.stack_cmd:migrate",
-    "postgres": "shared.cli.stack_cmd:postgres",
-    "sandbox": "shared.cli.sandbox_cmd:sandbox",
-    "sunsky": "shared.cli.sunsky_cmd:sunsky",
-    "worker": "shared.cli.worker_cmd:worker",
-    "orders": "shared.cli.orders_cmd:orders",
-    "settings": "shared.cli.orders_cmd:settings_group",
-    "dev": "shared.cli.dev_cmd:dev",
-    "demo": "shared.cli.demo_cmd:demo",
-    "topics": "shared.cli.stack_cmd:topics",
-    "replay": "shared.cli.replay_cmd:replay",
+    "broker": "devtools.stack_cmd:broker",
+    "migrate": "cli.stack_cmd:migrate",
+    "postgres": "devtools.stack_cmd:postgres",
+    "sandbox": "sandbox.cli:sandbox",
+    "sunsky": "cli.sunsky_cmd:sunsky",
+    "worker": "cli.worker_cmd:worker",
+    "orders": "cli.orders_cmd:orders",
+    "settings": "cli.orders_cmd:settings_group",
+    "dev": "devtools.dev_cmd:dev",
+    "demo": "devtools.demo_cmd:demo",
+    "topics": "cli.stack_cmd:topics",
+    "replay": "cli.replay_cmd:replay",
 }
 
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import click
 
-from shared.cli.common import AdminSession, as_utc, with_session
+from cli.common import AdminSession, as_utc, with_session
 from shared.messaging.publisher import KafkaPublisher
 from shared.replay import Replayer, read_window
 
