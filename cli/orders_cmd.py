@@ -146,8 +146,8 @@ def settings_group() -> None:
 def settings_show() -> None:
     async def body(session: AdminSession) -> tuple[Any, Any]:
         async with session.uow() as uow:
-            return (await uow.orders.get_setting(AUTO_PLACE),
-                    await uow.orders.get_setting(SHIPPING_WAY_POLICY))
+            return (await uow.settings.get(AUTO_PLACE),
+                    await uow.settings.get(SHIPPING_WAY_POLICY))
 
     auto, policy = with_session(body)
     click.echo(f"Auto-Place Orders on Payment: {'on' if auto else 'off'}")
@@ -175,7 +175,7 @@ def shipping_way(choice: str) -> None:
 def _set(name: str, value: Any) -> None:
     async def body(session: AdminSession) -> None:
         async with session.uow() as uow:
-            await uow.orders.set_setting(name, value, by="admin-cli")
+            await uow.settings.set(name, value, by="admin-cli")
             await uow.commit()
 
     with_session(body)

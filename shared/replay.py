@@ -173,7 +173,7 @@ class Replayer:
 
     async def record(self, topic: str, since: datetime | None, until: datetime) -> int:
         async with self._uow() as uow:
-            replay_id = await uow.orders.record_replay(ReplayRecord(
+            replay_id = await uow.replays.record(ReplayRecord(
                 actor=self._actor, topic=topic, target=self._target, since=since, until=until,
                 dry_run=self._dry_run, read=self.report.read, replayed=self.report.replayed,
                 skipped=sum(self.report.skipped.values()), refused=self.report.refused))

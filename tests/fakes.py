@@ -71,6 +71,11 @@ class FakeOrderRepository:
     async def get_by_invoice(self, invoice_id: str, *, for_update: bool = False) -> Order | None:
         return next((o for o in self.store.orders.values() if o.invoice_id == invoice_id), None)
 
+    async def get_by_sunsky_number(self, number: str, *,
+                                   for_update: bool = False) -> Order | None:
+        return next((o for o in self.store.orders.values()
+                     if o.sunsky is not None and o.sunsky.number == number), None)
+
     async def add(self, order: Order) -> Order:
         if await self.get_by_invoice(order.invoice_id) is not None:
             raise ValueError(f"duplicate invoice {order.invoice_id}")
@@ -93,36 +98,20 @@ class FakeOrderRepository:
         found = [o for o in self.store.orders.values() if flt.status in (None, o.status)]
         return sorted(found, key=lambda o: -(o.id or 0))[: flt.limit]
 
-    async def record_ignored(self, invoice_id: str, event_id: str, event_type: str,
-                             reason: str) -> None:
-        self.store.ignored.append((invoice_id, event_id, event_type, reason))
+    async def list_by_sunsky_numbers(self, numbers: Collection[str]) -> Sequence[Order]:
+        wanted = set(numbers)
+        return [o for o in self.store.orders.values() if o.sunsky and o.sunsky.number in wanted]
 
-    async def mark_processed(self, consumer: str, message_id: str) -> bool:
-        if (consumer, message_id) in self.store.processed:
-            return False
-        self.store.processed.add((consumer, message_id))
-        return True
-
-    async def get_setting(self, name: str) -> Any:
-        return self.store.settings.get(name)
-
-    async def set_setting(self, name: str, value: Any, *, by: str) -> None:
-        self.store.settings[name] = value
-
-    async def add_outbox(self, topic: str, key: str | None, value: bytes,
-                         headers: Headers = ()) -> None:
-        self.store.outbox.append((topic, key, value, list(headers)))
-
-    # --- retries ---
     async def due_retries(self, now: datetime, limit: int) -> list[Order]:
         due = [o for o in self.store.orders.values() if o.status == OrderStatus.API_FAILED
                and o.next_attempt_at is not None and o.next_attempt_at <= now]
-        return sorted(due, key=lambda o: (o.next_attempt_at, o.id))[:limit]
+        return sorted(due, key=lambda o: (o.next_attempt_at or _EPOCH, o.id or 0))[:limit]
 
     async def waiting_for_balance(self, limit: int) -> list[Order]:
         waiting = [o for o in self.store.orders.values() if o.status == OrderStatus.API_FAILED
                    and o.last_error is not None and o.last_error.code == "BALANCE_NOT_ENOUGH"]
-        return sorted(waiting, key=lambda o: (o.first_failed_at or o.created_at, o.id))[:limit]
+        return sorted(waiting, key=lambda o: (o.first_failed_at or o.created_at or _EPOCH,
+                                              o.id or 0))[:limit]
 
     async def stale(self, status: OrderStatus, before: datetime, limit: int) -> list[Order]:
         found = [o for o in self.store.orders.values() if o.status == status
@@ -130,22 +119,10 @@ class FakeOrderRepository:
                  and self.store.updated_at.get(o.id or 0, before) < before]
         return sorted(found, key=lambda o: o.id or 0)[:limit]
 
-    async def try_lock(self, name: str) -> bool:
-        return True
 
-    async def record_replay(self, replay: ReplayRecord) -> int:
-        self.store.replays.append(replay)
-        return len(self.store.replays)
-
-    # --- tracker ---
-    async def get_by_sunsky_number(self, number: str, *,
-                                   for_update: bool = False) -> Order | None:
-        return next((o for o in self.store.orders.values()
-                     if o.sunsky is not None and o.sunsky.number == number), None)
-
-    async def list_by_sunsky_numbers(self, numbers: Collection[str]) -> Sequence[Order]:
-        wanted = set(numbers)
-        return [o for o in self.store.orders.values() if o.sunsky and o.sunsky.number in wanted]
+class FakeTrackingReads:
+    def __init__(self, store: FakeStore) -> None:
+        self.store = store
 
     async def list_tracked(self, statuses: Collection[OrderStatus], placed_from: datetime,
                            limit: int, *, after: tuple[datetime, int] | None = None
@@ -165,7 +142,7 @@ class FakeOrderRepository:
         found = [self.store.orders[i] for i in set(order_ids) if i in self.store.orders]
         return sorted(found, key=self._least_read)[:limit]
 
-    async def sunsky_synced_at(self, order_id: int) -> datetime | None:
+    async def synced_at(self, order_id: int) -> datetime | None:
         return self.store.synced_at.get(order_id)
 
     async def mark_synced(self, order_id: int, at: datetime) -> None:
@@ -188,6 +165,54 @@ class FakeOrderRepository:
         return order.placed_at or _EPOCH, order.id or 0
 
 
+class FakeOutbox:
+    def __init__(self, store: FakeStore) -> None:
+        self.store = store
+
+    async def add(self, topic: str, key: str | None, value: bytes, headers: Headers = ()) -> None:
+        self.store.outbox.append((topic, key, value, list(headers)))
+
+
+class FakeInbox:
+    def __init__(self, store: FakeStore) -> None:
+        self.store = store
+
+    async def mark_processed(self, consumer: str, message_id: str) -> bool:
+        if (consumer, message_id) in self.store.processed:
+            return False
+        self.store.processed.add((consumer, message_id))
+        return True
+
+    async def record_ignored(self, invoice_id: str, event_id: str, event_type: str,
+                             reason: str) -> None:
+        self.store.ignored.append((invoice_id, event_id, event_type, reason))
+
+
+class FakeSettingsStore:
+    def __init__(self, store: FakeStore) -> None:
+        self.store = store
+
+    async def get(self, name: str) -> Any:
+        return self.store.settings.get(name)
+
+    async def set(self, name: str, value: Any, *, by: str) -> None:
+        self.store.settings[name] = value
+
+
+class FakeLocks:
+    async def try_lock(self, name: str) -> bool:
+        return True
+
+
+class FakeReplays:
+    def __init__(self, store: FakeStore) -> None:
+        self.store = store
+
+    async def record(self, replay: ReplayRecord) -> int:
+        self.store.replays.append(replay)
+        return len(self.store.replays)
+
+
 class FakeUnitOfWork:
     """Works on a copy of the store; ``commit()`` makes the copy the store."""
 
@@ -195,8 +220,11 @@ class FakeUnitOfWork:
         self._committed_store = store
 
     async def __aenter__(self) -> FakeUnitOfWork:
-        self._work = copy.deepcopy(self._committed_store)
-        self.orders = FakeOrderRepository(self._work)
+        work = self._work = copy.deepcopy(self._committed_store)
+        self.orders, self.tracking = FakeOrderRepository(work), FakeTrackingReads(work)
+        self.outbox, self.inbox = FakeOutbox(work), FakeInbox(work)
+        self.settings, self.locks, self.replays = (FakeSettingsStore(work), FakeLocks(),
+                                                   FakeReplays(work))
         return self
 
     async def __aexit__(self, et: type[BaseException] | None, e: BaseException | None,

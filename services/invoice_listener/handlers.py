@@ -56,7 +56,7 @@ class InvoiceListener:
 
     async def on_invoice_event(self, event: InvoiceEvent, envelope: Envelope) -> None:
         async with self._uow() as uow:
-            if not await uow.orders.mark_processed(CONSUMER, event.event_id):
+            if not await uow.inbox.mark_processed(CONSUMER, event.event_id):
                 logger.info("duplicate event %s (%s) on %s: skipped", event.event_id,
                             event.event_type, envelope.where())
                 return
@@ -69,11 +69,11 @@ class InvoiceListener:
     async def _apply(self, uow: UnitOfWork, event: InvoiceEvent, envelope: Envelope) -> str:
         invoice_id = event.data.invoice.id
         existing = await uow.orders.get_by_invoice(invoice_id, for_update=True)
-        auto_place = bool(await uow.orders.get_setting(AUTO_PLACE))
+        auto_place = bool(await uow.settings.get(AUTO_PLACE))
         now = self._clock()
         decision = decide_invoice_event(existing, event, auto_place=auto_place, now=now)
         if isinstance(decision, Ignore):
-            await uow.orders.record_ignored(invoice_id, event.event_id, event.event_type,
+            await uow.inbox.record_ignored(invoice_id, event.event_id, event.event_type,
                                             decision.reason)
             return f"ignored ({decision.reason})"
         if isinstance(decision, NoChange):

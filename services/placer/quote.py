@@ -87,7 +87,7 @@ class Quoter:
         now = self._clock()
         if self._policy_cache is None or now - self._policy_cache[0] > POLICY_TTL:
             async with self._uow() as uow:
-                policy = await uow.orders.get_setting(SHIPPING_WAY_POLICY)
+                policy = await uow.settings.get(SHIPPING_WAY_POLICY)
             self._policy_cache = (now, policy if isinstance(policy, dict) else {"mode": "cheapest"})
         return self._policy_cache[1]
 

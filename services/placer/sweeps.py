@@ -35,11 +35,11 @@ class PlacerSweep:
     async def run_once(self) -> int:
         now = self._clock()
         async with self._uow() as uow:
-            if not await uow.orders.try_lock("placer-sweep"):
+            if not await uow.locks.try_lock("placer-sweep"):
                 return 0
             stuck_before = now - timedelta(seconds=self._settings.stuck_placing_seconds)
             found = await uow.orders.stale(OrderStatus.PLACING, stuck_before, limit=200)
-            if await uow.orders.get_setting(AUTO_PLACE):
+            if await uow.settings.get(AUTO_PLACE):
                 ready_before = now - timedelta(seconds=self._settings.stale_ready_seconds)
                 found += await uow.orders.stale(OrderStatus.READY_TO_PLACE, ready_before, 200)
             for order in found:

@@ -48,7 +48,7 @@ class Retrier:
 
     async def on_api_failed(self, message: OrderApiFailed, envelope: Envelope) -> None:
         async with self._uow() as uow:
-            if not await uow.orders.mark_processed(CONSUMER, message.message_id):
+            if not await uow.inbox.mark_processed(CONSUMER, message.message_id):
                 return
             order = await uow.orders.get(message.order_id, for_update=True)
             if order is None:
@@ -78,7 +78,7 @@ class Retrier:
         """One getBalance; release waiting orders oldest first as far as it reaches."""
         now = self._clock()
         async with self._uow() as uow:
-            if not await uow.orders.try_lock("retrier-balance"):
+            if not await uow.locks.try_lock("retrier-balance"):
                 return 0
             waiting = await uow.orders.waiting_for_balance(limit=500)
             if not waiting:

@@ -153,7 +153,7 @@ class Tracker:
     async def _apply_locked(self, uow: UnitOfWork, order: Order, view: SunskyView,
                             source: str) -> TrackingDecision:
         assert order.id is not None
-        now, last_read = self._clock(), await uow.orders.sunsky_synced_at(order.id)
+        now, last_read = self._clock(), await uow.tracking.synced_at(order.id)
         decision = decide_tracking(order, view, source=source, actor=self._actor, now=now,
                                    last_read=last_read)
         _log_oddities(order, view, decision, source, last_read)
@@ -162,7 +162,7 @@ class Tracker:
         if decision.changed:
             await self._save(uow, decision, view, now)
         if view.read_at is not None:
-            await uow.orders.mark_synced(order.id, view.read_at)
+            await uow.tracking.mark_synced(order.id, view.read_at)
         await uow.commit()
         if decision.changed:
             logger.info("order %s (SUNSKY %s) via %s: %s", order.id, view.number, source,

@@ -143,16 +143,16 @@ class Reconciler:
     async def _claim(self, now: datetime, force: bool) -> str | None:
         """Record this sweep as done now, in one short transaction; or say why not to sweep."""
         async with self._uow() as uow:
-            if not await uow.orders.try_lock(SWEEP_LOCK):
+            if not await uow.locks.try_lock(SWEEP_LOCK):
                 return "another tracker is claiming the sweep"
             if not force and not await self._due(uow, now):
                 return "not due"
-            await uow.orders.set_setting(LAST_SWEEP, now.isoformat(), by=ACTOR)
+            await uow.settings.set(LAST_SWEEP, now.isoformat(), by=ACTOR)
             await uow.commit()
         return None
 
     async def _due(self, uow: UnitOfWork, now: datetime) -> bool:
-        last = await uow.orders.get_setting(LAST_SWEEP)
+        last = await uow.settings.get(LAST_SWEEP)
         try:
             elapsed = (now - datetime.fromisoformat(str(last))).total_seconds()
         except ValueError:  # never swept (None), or a value we cannot read: sweep and rewrite
@@ -166,7 +166,7 @@ class Reconciler:
         after: tuple[datetime, int] | None = None
         while True:
             async with self._uow() as uow:
-                page = await uow.orders.list_tracked(TRACKED, cutoff, self._page_size,
+                page = await uow.tracking.list_tracked(TRACKED, cutoff, self._page_size,
                                                      after=after)
             unlisted += await self._sweep_page(page, report)
             if len(page) < self._page_size:
@@ -198,14 +198,14 @@ class Reconciler:
             return
         logger.warning("sweep: %d open orders missing from SUNSKY's list", len(unlisted))
         async with self._uow() as uow:
-            orders = await uow.orders.least_recently_read(
+            orders = await uow.tracking.least_recently_read(
                 unlisted, self._settings.tracker_sweep_stragglers)
         await self._reread(orders, report)
 
     async def _reread_old(self, cutoff: datetime, report: ReadReport) -> None:
         """Open orders older than the window: the list is not paged that far back."""
         async with self._uow() as uow:
-            old = await uow.orders.list_stragglers(TRACKED, cutoff,
+            old = await uow.tracking.list_stragglers(TRACKED, cutoff,
                                                    self._settings.tracker_sweep_stragglers)
         report.orders += len(old)
         await self._reread(old, report)
@@ -219,7 +219,7 @@ class Reconciler:
 
     async def _mark_tried(self, order_id: int, at: datetime) -> None:
         async with self._uow() as uow:
-            await uow.orders.mark_tried(order_id, at)
+            await uow.tracking.mark_tried(order_id, at)
             await uow.commit()
 
     @staticmethod

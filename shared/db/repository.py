@@ -1,7 +1,18 @@
-"""Ports for persistence (STYLE.md point 6): ``OrderRepository`` and ``UnitOfWork``.
+"""Ports for persistence (STYLE.md point 6), one per role, reached from one ``UnitOfWork``:
 
-Adapters: ``shared.db.pg.PgUnitOfWork`` (asyncpg) and ``tests.fakes.FakeUnitOfWork``; one
-contract suite (tests/integration/test_repository_contract.py) holds both to the same behaviour.
+==================  ===========================================================================
+``uow.orders``      the order aggregate (items, shipping, history) and the queries that pick
+                    orders for work (due retries, balance waiters, stale orders)
+``uow.tracking``    when each order was last read from SUNSKY, and the tracker's sweep queries
+``uow.outbox``      outgoing messages, written with the state change (the relay publishes them)
+``uow.inbox``       incoming messages already handled (idempotent consumers), ignored invoices
+``uow.settings``    the shop's settings (auto-place, shipping-way policy) and small state
+``uow.locks``       transaction-scoped advisory locks: one sweeper at a time across processes
+``uow.replays``     the audit of admin replays
+==================  ===========================================================================
+
+Adapters: ``shared.db.pg`` (asyncpg) and ``tests.fakes`` (in memory); one contract suite
+(tests/integration/test_repository_contract.py) holds both to the same behaviour.
 """
 
 from __future__ import annotations
@@ -16,6 +27,9 @@ from shared.domain.order import Order, OrderStatus, StatusChange
 
 Headers = Sequence[tuple[str, bytes]]
 
+AUTO_PLACE = "auto_place"
+SHIPPING_WAY_POLICY = "shipping_way_policy"
+
 
 @dataclass(frozen=True)
 class OrderFilter:
@@ -27,23 +41,35 @@ class OrderFilter:
     limit: int = 100
 
 
+@dataclass(frozen=True)
+class ReplayRecord:
+    actor: str
+    topic: str
+    target: str | None
+    since: datetime | None
+    until: datetime | None
+    dry_run: bool
+    read: int
+    replayed: int
+    skipped: int
+    refused: int
+
+
 class OrderRepository(Protocol):
     async def get(self, order_id: int, *, for_update: bool = False) -> Order | None: ...
     async def get_by_invoice(self, invoice_id: str, *,
                              for_update: bool = False) -> Order | None: ...
+    async def get_by_sunsky_number(self, number: str, *,
+                                   for_update: bool = False) -> Order | None: ...
     async def add(self, order: Order) -> Order: ...
     async def save(self, order: Order, *, items: bool = False) -> Order: ...
     async def history(self, order_id: int) -> list[StatusChange]: ...
     async def list_orders(self, flt: OrderFilter) -> list[Order]: ...
-    async def record_ignored(self, invoice_id: str, event_id: str, event_type: str,
-                             reason: str) -> None: ...
-    async def mark_processed(self, consumer: str, message_id: str) -> bool: ...
-    async def get_setting(self, name: str) -> Any: ...
-    async def set_setting(self, name: str, value: Any, *, by: str) -> None: ...
-    async def add_outbox(self, topic: str, key: str | None, value: bytes,
-                         headers: Headers = ()) -> None: ...
 
-    # --- retries ---
+    async def list_by_sunsky_numbers(self, numbers: Collection[str]) -> Sequence[Order]:
+        """The orders among SUNSKY ``numbers`` (one query), in no particular order."""
+        ...
+
     async def due_retries(self, now: datetime, limit: int) -> list[Order]:
         """API Failed orders whose ``next_attempt_at`` has come, locked, skipping locked ones."""
         ...
@@ -56,20 +82,8 @@ class OrderRepository(Protocol):
         """Orders in ``status`` untouched (and unswept) since ``before``, locked."""
         ...
 
-    async def try_lock(self, name: str) -> bool:
-        """A transaction-scoped advisory lock: one sweeper at a time across processes."""
-        ...
 
-    async def record_replay(self, replay: ReplayRecord) -> int: ...
-
-    # --- tracker ---
-    async def get_by_sunsky_number(self, number: str, *,
-                                   for_update: bool = False) -> Order | None: ...
-
-    async def list_by_sunsky_numbers(self, numbers: Collection[str]) -> Sequence[Order]:
-        """The orders among SUNSKY ``numbers`` (one query), in no particular order."""
-        ...
-
+class TrackingReads(Protocol):
     async def list_tracked(self, statuses: Collection[OrderStatus], placed_from: datetime,
                            limit: int, *, after: tuple[datetime, int] | None = None
                            ) -> Sequence[Order]:
@@ -88,7 +102,7 @@ class OrderRepository(Protocol):
         """The orders among ``order_ids``, least recently read first, like ``list_stragglers``."""
         ...
 
-    async def sunsky_synced_at(self, order_id: int) -> datetime | None:
+    async def synced_at(self, order_id: int) -> datetime | None:
         """When the SUNSKY view last applied to the order was read (``mark_synced``)."""
         ...
 
@@ -101,30 +115,49 @@ class OrderRepository(Protocol):
         ...
 
 
-@dataclass(frozen=True)
-class ReplayRecord:
-    actor: str
-    topic: str
-    target: str | None
-    since: datetime | None
-    until: datetime | None
-    dry_run: bool
-    read: int
-    replayed: int
-    skipped: int
-    refused: int
+class Outbox(Protocol):
+    async def add(self, topic: str, key: str | None, value: bytes,
+                  headers: Headers = ()) -> None: ...
+
+
+class Inbox(Protocol):
+    async def mark_processed(self, consumer: str, message_id: str) -> bool:
+        """True the first time ``consumer`` sees ``message_id``; False for a duplicate."""
+        ...
+
+    async def record_ignored(self, invoice_id: str, event_id: str, event_type: str,
+                             reason: str) -> None:
+        """An invoice event that is not an order (a draft, no SUNSKY line), with why."""
+        ...
+
+
+class SettingsStore(Protocol):
+    async def get(self, name: str) -> Any: ...
+    async def set(self, name: str, value: Any, *, by: str) -> None: ...
+
+
+class Locks(Protocol):
+    async def try_lock(self, name: str) -> bool:
+        """A transaction-scoped advisory lock: one sweeper at a time across processes."""
+        ...
+
+
+class Replays(Protocol):
+    async def record(self, replay: ReplayRecord) -> int: ...
 
 
 class UnitOfWork(Protocol):
     """One transaction per message: rolled back unless ``commit()`` was called."""
 
     orders: OrderRepository
+    tracking: TrackingReads
+    outbox: Outbox
+    inbox: Inbox
+    settings: SettingsStore
+    locks: Locks
+    replays: Replays
 
     async def __aenter__(self) -> UnitOfWork: ...
     async def __aexit__(self, et: type[BaseException] | None, e: BaseException | None,
                         tb: TracebackType | None) -> None: ...
     async def commit(self) -> None: ...
-
-
-AUTO_PLACE = "auto_place"
-SHIPPING_WAY_POLICY = "shipping_way_policy"

@@ -27,5 +27,5 @@ async def emit(uow: UnitOfWork, topic: str, key: str | None, message: BaseModel,
     headers = {H_MESSAGE_ID: str(getattr(message, "message_id", "")),
                H_TYPE: str(getattr(message, "type", type(message).__name__))}
     headers.update(extra_headers or {})
-    await uow.orders.add_outbox(topic, key, message.model_dump_json().encode(),
+    await uow.outbox.add(topic, key, message.model_dump_json().encode(),
                                 [(k, v.encode()) for k, v in headers.items()])

@@ -42,7 +42,7 @@ async def test_concurrent_relays_publish_each_row_once_in_order(stack_settings) 
         await migrate(pool, schema)
         async with PgUnitOfWork(pool) as uow:
             for n in range(120):
-                await uow.orders.add_outbox("t", "same-key", f"{n:04d}".encode(),
+                await uow.outbox.add("t", "same-key", f"{n:04d}".encode(),
                                             [("message_id", str(n).encode())])
             await uow.commit()
         published: list[str] = []

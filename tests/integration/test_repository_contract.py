@@ -91,7 +91,7 @@ async def test_nothing_is_kept_without_commit(uow) -> None:
     order = new_order()
     async with uow() as unit:
         await unit.orders.add(order)
-        await unit.orders.add_outbox("t", "k", b"v")
+        await unit.outbox.add("t", "k", b"v")
     async with uow() as unit:
         assert await unit.orders.get_by_invoice(order.invoice_id) is None
 
@@ -99,22 +99,22 @@ async def test_nothing_is_kept_without_commit(uow) -> None:
 async def test_processed_messages_are_remembered_once(uow) -> None:
     message_id = uuid.uuid4().hex
     async with uow() as unit:
-        assert await unit.orders.mark_processed("c", message_id)
-        assert not await unit.orders.mark_processed("c", message_id)
-        assert await unit.orders.mark_processed("other", message_id)
+        assert await unit.inbox.mark_processed("c", message_id)
+        assert not await unit.inbox.mark_processed("c", message_id)
+        assert await unit.inbox.mark_processed("other", message_id)
         await unit.commit()
     async with uow() as unit:
-        assert not await unit.orders.mark_processed("c", message_id)
+        assert not await unit.inbox.mark_processed("c", message_id)
 
 
 async def test_settings_round_trip_as_json_values(uow) -> None:
     async with uow() as unit:
-        assert await unit.orders.get_setting(AUTO_PLACE) is True
-        await unit.orders.set_setting("shipping_way_policy", {"mode": "named", "name": "DHL"},
+        assert await unit.settings.get(AUTO_PLACE) is True
+        await unit.settings.set("shipping_way_policy", {"mode": "named", "name": "DHL"},
                                       by="test")
         await unit.commit()
     async with uow() as unit:
-        assert await unit.orders.get_setting("shipping_way_policy") == {"mode": "named",
+        assert await unit.settings.get("shipping_way_policy") == {"mode": "named",
                                                                         "name": "DHL"}
 
 

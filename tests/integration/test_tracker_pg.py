@@ -79,7 +79,7 @@ async def _all_pages(uow: PgUnitOfWork, cutoff: datetime) -> list[int]:
     """Every tracked order placed since ``cutoff``, one per keyset page."""
     ids: list[int] = []
     after = None
-    while page := await uow.orders.list_tracked(TRACKED, cutoff, 1, after=after):
+    while page := await uow.tracking.list_tracked(TRACKED, cutoff, 1, after=after):
         ids.append(page[0].id or 0)
         assert page[0].placed_at is not None
         after = (page[0].placed_at, page[0].id or 0)
@@ -92,13 +92,13 @@ async def test_repository_rotates_re_reads_and_keeps_read_times_moving_forwards(
     never, tried, synced = [await placed(pool, sunsky, NOW - timedelta(days=days))
                             for days in (300, 301, 302)]
     async with PgUnitOfWork(pool) as uow:
-        await uow.orders.mark_tried(tried[0], NOW - timedelta(hours=1))
-        await uow.orders.mark_synced(synced[0], NOW)
-        await uow.orders.mark_synced(synced[0], NOW - timedelta(hours=2))  # an older read
-        await uow.orders.mark_tried(synced[0], NOW - timedelta(hours=3))
-        stragglers = await uow.orders.list_stragglers(TRACKED, NOW - timedelta(days=200), 1000)
-        unlisted = await uow.orders.least_recently_read([synced[0], tried[0]], 1)
-        synced_at = await uow.orders.sunsky_synced_at(synced[0])
+        await uow.tracking.mark_tried(tried[0], NOW - timedelta(hours=1))
+        await uow.tracking.mark_synced(synced[0], NOW)
+        await uow.tracking.mark_synced(synced[0], NOW - timedelta(hours=2))  # an older read
+        await uow.tracking.mark_tried(synced[0], NOW - timedelta(hours=3))
+        stragglers = await uow.tracking.list_stragglers(TRACKED, NOW - timedelta(days=200), 1000)
+        unlisted = await uow.tracking.least_recently_read([synced[0], tried[0]], 1)
+        synced_at = await uow.tracking.synced_at(synced[0])
         await uow.commit()
     ours = [never[0], tried[0], synced[0]]
     assert [o.id for o in stragglers if o.id in ours] == ours  # never read, then least recent
@@ -132,7 +132,7 @@ async def test_a_sweep_is_claimed_once_and_holds_no_lock_while_it_reads(
     first = asyncio.create_task(reconciler().sweep())
     await asyncio.wait_for(sunsky.entered.wait(), 10)
     async with PgUnitOfWork(pool) as uow:  # no transaction holds the lock while SUNSKY is read
-        assert await uow.orders.try_lock(SWEEP_LOCK)
+        assert await uow.locks.try_lock(SWEEP_LOCK)
     assert (await reconciler().sweep()).skipped == "not due"  # the claim recorded its time
     sunsky.gate.set()
     report = await first
@@ -145,5 +145,5 @@ async def test_a_sweep_is_claimed_once_and_holds_no_lock_while_it_reads(
 
 async def _last_swept(pool: asyncpg.Pool, at: datetime) -> None:
     async with PgUnitOfWork(pool) as uow:
-        await uow.orders.set_setting(LAST_SWEEP, at.isoformat(), by="test")
+        await uow.settings.set(LAST_SWEEP, at.isoformat(), by="test")
         await uow.commit()

@@ -330,7 +330,7 @@ async def test_sweep_pages_through_recent_orders_newest_first_and_skips_old_ones
     for _, number in recent:
         sunsky.advance(number, 5)
     async with FakeUnitOfWork(store) as uow:
-        first = await uow.orders.list_tracked({S.PROCESSING, S.PLACED}, NOW - timedelta(days=30),
+        first = await uow.tracking.list_tracked({S.PROCESSING, S.PLACED}, NOW - timedelta(days=30),
                                               2)
     assert [o.id for o in first] == [recent[0][0], recent[1][0]]  # newest placed first
     report = await reconciler.sweep()

@@ -1,21 +1,16 @@
-"""asyncpg adapters: ``PgOrderRepository`` and ``PgUnitOfWork`` (STYLE.md point 10).
-
-One pool per process; each unit of work acquires a connection and opens a transaction that is
-rolled back unless committed. The Order aggregate maps onto ``orders`` + ``order_items`` +
-``order_status_history`` (0001_orders.sql).
-"""
+"""``PgOrderRepository``: the Order aggregate on ``orders`` + ``order_items`` +
+``order_status_history`` (0001_orders.sql), and the queries that pick orders for work."""
 
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import replace
 from datetime import datetime
-from types import TracebackType
 from typing import Any
 
 import asyncpg
 
-from shared.db.repository import Headers, OrderFilter, OrderRepository, ReplayRecord
+from shared.db.repository import OrderFilter
 from shared.domain.order import (
     Order,
     OrderError,
@@ -164,36 +159,6 @@ class PgOrderRepository:
             f"SELECT * FROM orders WHERE {where} ORDER BY id DESC LIMIT {int(flt.limit)}", *args)
         return await self._with_items(rows)
 
-    async def record_ignored(self, invoice_id: str, event_id: str, event_type: str,
-                             reason: str) -> None:
-        await self._conn.execute(
-            "INSERT INTO ignored_invoices (invoice_id, event_id, event_type, reason)"
-            " VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-            invoice_id, event_id, event_type, reason)
-
-    async def mark_processed(self, consumer: str, message_id: str) -> bool:
-        row = await self._conn.fetchrow(
-            "INSERT INTO processed_messages (consumer, message_id) VALUES ($1, $2)"
-            " ON CONFLICT DO NOTHING RETURNING 1", consumer, message_id)
-        return row is not None
-
-    async def get_setting(self, name: str) -> Any:
-        # jsonb comes back decoded: create_pool registers the JSON codec
-        return await self._conn.fetchval("SELECT value FROM app_settings WHERE name = $1", name)
-
-    async def set_setting(self, name: str, value: Any, *, by: str) -> None:
-        await self._conn.execute(
-            "INSERT INTO app_settings (name, value, updated_by) VALUES ($1, $2::jsonb, $3)"
-            " ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value, updated_at = now(),"
-            " updated_by = EXCLUDED.updated_by", name, value, by)
-
-    async def add_outbox(self, topic: str, key: str | None, value: bytes,
-                         headers: Headers = ()) -> None:
-        pairs = [[k, v.decode("utf-8", "replace")] for k, v in headers]
-        await self._conn.execute(
-            "INSERT INTO outbox (topic, key, value, headers) VALUES ($1, $2, $3, $4::jsonb)",
-            topic, key, value, pairs)
-
     # --- retries ---
     async def _locked(self, where: str, order_by: str, limit: int, *args: Any) -> list[Order]:
         rows = await self._conn.fetch(
@@ -215,22 +180,7 @@ class PgOrderRepository:
             "status = $1 AND updated_at < $2 AND coalesce(last_swept_at, updated_at) < $2",
             "updated_at, id", limit, status.value, before)
 
-    async def try_lock(self, name: str) -> bool:
-        return bool(await self._conn.fetchval(
-            # per schema: two shops (or test runs) in one database must not block each other
-            "SELECT pg_try_advisory_xact_lock(hashtext(current_schema() || ':' || $1))", name))
-
-    async def record_replay(self, replay: ReplayRecord) -> int:
-        return int(await self._conn.fetchval(
-            "INSERT INTO replays (actor, topic, target, since, until, dry_run, read, replayed,"
-            " skipped, refused) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
-            replay.actor, replay.topic, replay.target, replay.since, replay.until,
-            replay.dry_run, replay.read, replay.replayed, replay.skipped, replay.refused))
-
     # --- tracker ---
-    _TRACKED = "status = ANY($1) AND sunsky_order_number IS NOT NULL"
-    _LEAST_READ = "GREATEST(sunsky_synced_at, sunsky_tried_at) NULLS FIRST, placed_at, id"
-
     async def get_by_sunsky_number(self, number: str, *,
                                    for_update: bool = False) -> Order | None:
         return await self._load("sunsky_order_number", number, for_update)
@@ -240,56 +190,19 @@ class PgOrderRepository:
             "SELECT * FROM orders WHERE sunsky_order_number = ANY($1)", list(numbers))
         return await self._with_items(rows)
 
-    async def list_tracked(self, statuses: Collection[OrderStatus], placed_from: datetime,
-                           limit: int, *, after: tuple[datetime, int] | None = None
-                           ) -> Sequence[Order]:
-        # (placed_at, id) < (the last page's): keyset paging, newest first
-        page = " AND (placed_at, id) < ($4, $5)" if after else ""
-        rows = await self._conn.fetch(
-            f"SELECT * FROM orders WHERE {self._TRACKED} AND placed_at >= $2{page}"
-            " ORDER BY placed_at DESC, id DESC LIMIT $3",
-            [s.value for s in statuses], placed_from, limit, *(after or ()))
-        return await self._with_items(rows)
-
-    async def list_stragglers(self, statuses: Collection[OrderStatus], placed_before: datetime,
-                              limit: int) -> Sequence[Order]:
-        rows = await self._conn.fetch(
-            f"SELECT * FROM orders WHERE {self._TRACKED} AND (placed_at < $2 OR placed_at IS NULL)"
-            f" ORDER BY {self._LEAST_READ} LIMIT $3",
-            [s.value for s in statuses], placed_before, limit)
-        return await self._with_items(rows)
-
-    async def least_recently_read(self, order_ids: Collection[int],
-                                  limit: int) -> Sequence[Order]:
-        rows = await self._conn.fetch(
-            f"SELECT * FROM orders WHERE id = ANY($1) ORDER BY {self._LEAST_READ} LIMIT $2",
-            list(order_ids), limit)
-        return await self._with_items(rows)
-
-    async def sunsky_synced_at(self, order_id: int) -> datetime | None:
-        value: datetime | None = await self._conn.fetchval(
-            "SELECT sunsky_synced_at FROM orders WHERE id = $1", order_id)
-        return value
-
-    async def mark_synced(self, order_id: int, at: datetime) -> None:
-        # GREATEST skips NULL: the first read sets it, later ones only move it forwards
-        await self._conn.execute(
-            "UPDATE orders SET sunsky_synced_at = GREATEST(sunsky_synced_at, $2) WHERE id = $1",
-            order_id, at)
-
-    async def mark_tried(self, order_id: int, at: datetime) -> None:
-        await self._conn.execute(
-            "UPDATE orders SET sunsky_tried_at = GREATEST(sunsky_tried_at, $2) WHERE id = $1",
-            order_id, at)
-
     async def _with_items(self, rows: Sequence[asyncpg.Record]) -> list[Order]:
-        items = await self._conn.fetch(
-            "SELECT * FROM order_items WHERE order_id = ANY($1) ORDER BY order_id, line_no",
-            [r["id"] for r in rows])
-        by_order: dict[int, list[asyncpg.Record]] = {}
-        for item in items:
-            by_order.setdefault(item["order_id"], []).append(item)
-        return [_order_from(r, by_order.get(r["id"], [])) for r in rows]
+        return await with_items(self._conn, rows)
+
+
+async def with_items(conn: asyncpg.Connection, rows: Sequence[asyncpg.Record]) -> list[Order]:
+    """The orders of ``rows`` with their items (one query for all of them)."""
+    items = await conn.fetch(
+        "SELECT * FROM order_items WHERE order_id = ANY($1) ORDER BY order_id, line_no",
+        [r["id"] for r in rows])
+    by_order: dict[int, list[asyncpg.Record]] = {}
+    for item in items:
+        by_order.setdefault(item["order_id"], []).append(item)
+    return [_order_from(r, by_order.get(r["id"], [])) for r in rows]
 
 
 def _filter_sql(flt: OrderFilter) -> tuple[list[str], list[Any]]:
@@ -312,35 +225,3 @@ def _filter_sql(flt: OrderFilter) -> tuple[list[str], list[Any]]:
         add("(client_id = {0} OR customer_company ILIKE '%' || {0} || '%'"
             " OR contact_name ILIKE '%' || {0} || '%')", flt.customer)
     return clauses, args
-
-
-class PgUnitOfWork:
-    orders: OrderRepository
-
-    def __init__(self, pool: asyncpg.Pool) -> None:
-        self._pool = pool
-        self._conn: asyncpg.Connection | None = None
-        self._tx: Any = None
-        self._committed = False
-
-    async def __aenter__(self) -> PgUnitOfWork:
-        self._conn = await self._pool.acquire()
-        self._tx = self._conn.transaction()
-        await self._tx.start()
-        self._committed = False
-        self.orders = PgOrderRepository(self._conn)
-        return self
-
-    async def __aexit__(self, et: type[BaseException] | None, e: BaseException | None,
-                        tb: TracebackType | None) -> None:
-        try:
-            if not self._committed:
-                await self._tx.rollback()
-        finally:
-            await self._pool.release(self._conn)
-            self._conn = None
-
-    async def commit(self) -> None:
-        await self._tx.commit()
-        self._committed = True
-

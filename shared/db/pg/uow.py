@@ -1,0 +1,65 @@
+"""``PgUnitOfWork``: one connection and one transaction per unit of work (STYLE.md point 10).
+
+One pool per process; each unit of work acquires a connection and opens a transaction that is
+rolled back unless committed. Every role's repository works on that one connection.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Any
+
+import asyncpg
+
+from shared.db.pg.orders import PgOrderRepository
+from shared.db.pg.records import PgInbox, PgLocks, PgOutbox, PgReplays, PgSettingsStore
+from shared.db.pg.tracking import PgTrackingReads
+from shared.db.repository import (
+    Inbox,
+    Locks,
+    OrderRepository,
+    Outbox,
+    Replays,
+    SettingsStore,
+    TrackingReads,
+)
+
+
+class PgUnitOfWork:
+    orders: OrderRepository
+    tracking: TrackingReads
+    outbox: Outbox
+    inbox: Inbox
+    settings: SettingsStore
+    locks: Locks
+    replays: Replays
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+        self._conn: asyncpg.Connection | None = None
+        self._tx: Any = None
+        self._committed = False
+
+    async def __aenter__(self) -> PgUnitOfWork:
+        conn = self._conn = await self._pool.acquire()
+        self._tx = conn.transaction()
+        await self._tx.start()
+        self._committed = False
+        self.orders, self.tracking = PgOrderRepository(conn), PgTrackingReads(conn)
+        self.outbox, self.inbox = PgOutbox(conn), PgInbox(conn)
+        self.settings, self.locks, self.replays = (PgSettingsStore(conn), PgLocks(conn),
+                                                   PgReplays(conn))
+        return self
+
+    async def __aexit__(self, et: type[BaseException] | None, e: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        try:
+            if not self._committed:
+                await self._tx.rollback()
+        finally:
+            await self._pool.release(self._conn)
+            self._conn = None
+
+    async def commit(self) -> None:
+        await self._tx.commit()
+        self._committed = True
