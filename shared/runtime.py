@@ -1,8 +1,10 @@
 """The composition root every service shares (STYLE.md point 5).
 
-``Runtime`` builds the real pool, publisher, outbox relay and (when asked) SUNSKY client on
-``start()``, never at import time; tests pass fakes for any of them. Nothing here knows a
-service's business rules.
+``Runtime`` builds the real pool, publisher and outbox relay on ``start()``, never at import
+time, and (when asked) the SUNSKY client when it is built, so handlers are wired with a typed
+``Sunsky`` before the event loop runs (the client opens no connection until its first call).
+Tests pass fakes for any of them. The database is ``DATABASE_URL``, as given: the development
+fallbacks are ``devtools``'s. Nothing here knows a service's business rules.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from shared.messaging.deadletter import DeadLetters
 from shared.messaging.outbox import OutboxRelay
 from shared.messaging.publisher import KafkaPublisher, Publisher
 from shared.settings import Settings, redact_url
+from shared.sunsky.client import SunskyClient
+from shared.sunsky.port import Sunsky
 
 logger = logging.getLogger(__name__)
 
@@ -31,15 +35,19 @@ logger = logging.getLogger(__name__)
 class Runtime:
     def __init__(self, settings: Settings, service: str, *,
                  uow_factory: Callable[[], UnitOfWork] | None = None,
-                 publisher: Publisher | None = None, sunsky: Any = None,
+                 publisher: Publisher | None = None, sunsky: Sunsky | None = None,
                  needs_sunsky: bool = False) -> None:
         self.settings, self.service = settings, service
-        self._uow_factory, self._publisher, self._sunsky = uow_factory, publisher, sunsky
-        self._needs_sunsky = needs_sunsky
+        self._uow_factory, self._publisher = uow_factory, publisher
         self.pool: asyncpg.Pool | None = None
         self.relay: OutboxRelay | None = None
         self._owned: list[Any] = []
         self._relay_task: asyncio.Task[None] | None = None
+        self._sunsky = sunsky
+        if needs_sunsky and sunsky is None:
+            client = SunskyClient.from_settings(settings)
+            self._sunsky = client
+            self._owned.append(client)
 
     # --- what handlers use ----------------------------------------------------------------
     def uow(self) -> UnitOfWork:
@@ -52,7 +60,7 @@ class Runtime:
         return self._publisher
 
     @property
-    def sunsky(self) -> Any:
+    def sunsky(self) -> Sunsky:
         assert self._sunsky is not None, "this service was built without a SUNSKY client"
         return self._sunsky
 
@@ -75,11 +83,6 @@ class Runtime:
             self._owned.append(kafka)
         if self._uow_factory is None:
             await self._start_database()
-        if self._needs_sunsky and self._sunsky is None:
-            from shared.sunsky.client import SunskyClient
-
-            self._sunsky = SunskyClient.from_settings(self.settings)
-            self._owned.append(self._sunsky)
         logger.info("%s runtime started", self.service)
 
     async def _start_database(self) -> None:
@@ -109,17 +112,6 @@ class Runtime:
         if self.pool is not None:
             await self.pool.close()
             self.pool = None
-
-
-class LazySunsky:
-    """The runtime's SUNSKY client, resolved at call time (``Runtime.start`` builds it), so
-    handlers can be wired before the event loop runs."""
-
-    def __init__(self, runtime: Runtime) -> None:
-        self._runtime = runtime
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._runtime.sunsky, name)
 
 
 async def _close(resource: Any) -> None:

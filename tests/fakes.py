@@ -20,12 +20,22 @@ from shared.db.repository import (
     AUTO_PLACE,
     SHIPPING_WAY_POLICY,
     Headers,
+    Inbox,
+    Locks,
     OrderFilter,
+    OrderRepository,
+    Outbox,
     ReplayRecord,
+    Replays,
+    SettingsStore,
+    TrackingReads,
+    UnitOfWork,
 )
 from shared.domain.order import Order, OrderStatus, StatusChange, site_number_for
 from shared.sunsky.errors import SunskyError, SunskyNotFoundError
 from shared.sunsky.models import (
+    Bill,
+    BillPage,
     Country,
     CreateOrderRequest,
     FreightOption,
@@ -36,6 +46,7 @@ from shared.sunsky.models import (
     State,
     SunskyOrder,
 )
+from shared.sunsky.port import Sunsky
 
 
 @dataclass
@@ -216,6 +227,14 @@ class FakeReplays:
 class FakeUnitOfWork:
     """Works on a copy of the store; ``commit()`` makes the copy the store."""
 
+    orders: OrderRepository
+    tracking: TrackingReads
+    outbox: Outbox
+    inbox: Inbox
+    settings: SettingsStore
+    locks: Locks
+    replays: Replays
+
     def __init__(self, store: FakeStore) -> None:
         self._committed_store = store
 
@@ -259,6 +278,7 @@ class FakeSunsky:
     create_error: SunskyError | None = None
     create_then_raise: SunskyError | None = None
     calls: list[str] = field(default_factory=list)
+    bills: list[Bill] = field(default_factory=list)
     _seq: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     async def get_countries(self) -> list[Country]:
@@ -268,6 +288,16 @@ class FakeSunsky:
     async def get_balance(self) -> Decimal:
         self.calls.append("getBalance")
         return self.balance
+
+    async def get_bill_list(self, *, created_from: date, created_to: date, page: int = 1,
+                            page_size: int = 100) -> BillPage:
+        """Every createOrder debit, newest first, like the sandbox's bills."""
+        self.calls.append("getBillList")
+        bills = [b for b in reversed(self.bills)
+                 if b.gmt_created is None or created_from <= b.gmt_created.date() <= created_to]
+        start = (page - 1) * page_size
+        return BillPage(total=len(bills), pageCount=max(1, -(-len(bills) // page_size)),
+                        result=bills[start:start + page_size])
 
     async def get_prices_and_freights(self, country_id: int, items: Any,
                                       state: str | None = None) -> Quote:
@@ -292,6 +322,8 @@ class FakeSunsky:
         total += next(f.shipping_cost for f in self.freight if f.id == req.address.shipping_way_id)
         self.balance -= total
         number = f"26112700{next(self._seq):02d}"
+        self.bills.append(Bill(amount=-total, balance=self.balance, gmtCreated=datetime.now(UTC),
+                               txType="createOrder", refId=number))
         order = SunskyOrder(number=number, siteNumber=req.site_number, status=2,
                             totalAmount=total,
                             shippingWay=ShippingWay(id=246, name="Postnord",
@@ -354,3 +386,11 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 def _created_within(order: SunskyOrder, start: date, end: date) -> bool:
     created = order.gmt_created
     return created is None or start <= created.date() <= end
+
+
+def _fakes_satisfy_their_ports() -> None:
+    """Never called: mypy checks these assignments (`.ci/run` type-checks this file)."""
+    store = FakeStore()
+    sunsky: Sunsky = FakeSunsky()
+    unit: UnitOfWork = FakeUnitOfWork(store)
+    del sunsky, unit

@@ -7,7 +7,7 @@ from typing import Any
 from services.placer.handlers import Placer
 from services.placer.sweeps import PlacerSweep
 from shared.messaging.faust_app import ServiceApp, consume, make_app, periodic, raw_topic
-from shared.runtime import LazySunsky, Runtime
+from shared.runtime import Runtime
 from shared.settings import TOPIC_ORDER_READY, Settings
 
 SERVICE = "placer"
@@ -15,7 +15,7 @@ SERVICE = "placer"
 
 def bootstrap(settings: Settings, **overrides: Any) -> tuple[Runtime, Placer]:
     runtime = Runtime(settings, SERVICE, needs_sunsky=True, **overrides)
-    placer = Placer(settings, runtime.uow, LazySunsky(runtime), committed=runtime.committed)
+    placer = Placer(settings, runtime.uow, runtime.sunsky, committed=runtime.committed)
     return runtime, placer
 
 

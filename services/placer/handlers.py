@@ -50,6 +50,7 @@ from shared.sunsky.errors import (
     SunskyUnknownOutcomeError,
 )
 from shared.sunsky.models import SunskyOrder
+from shared.sunsky.port import Sunsky
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +69,7 @@ def sunsky_error(exc: SunskyError, now: datetime) -> OrderError:
 
 
 class Placer:
-    def __init__(self, settings: Settings, uow: Callable[[], UnitOfWork], sunsky: Any, *,
+    def __init__(self, settings: Settings, uow: Callable[[], UnitOfWork], sunsky: Sunsky, *,
                  committed: Callable[[], None] = lambda: None,
                  clock: Callable[[], datetime] = utcnow,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,

@@ -21,6 +21,7 @@ from shared.domain.shipping import choose_shipping_way
 from shared.messaging.emit import utcnow
 from shared.settings import Settings
 from shared.sunsky.models import CreateOrderRequest, DeliveryAddress
+from shared.sunsky.port import Sunsky
 
 POLICY_TTL = timedelta(seconds=5)
 
@@ -43,7 +44,7 @@ class Refused(Exception):
 
 
 class Quoter:
-    def __init__(self, settings: Settings, uow: Callable[[], UnitOfWork], sunsky: Any, *,
+    def __init__(self, settings: Settings, uow: Callable[[], UnitOfWork], sunsky: Sunsky, *,
                  clock: Callable[[], datetime] = utcnow) -> None:
         self._uow, self._sunsky, self._clock = uow, sunsky, clock
         self.countries = CountryDirectory(lambda: self._sunsky.get_countries())

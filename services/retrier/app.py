@@ -6,7 +6,7 @@ from typing import Any
 
 from services.retrier.handlers import Retrier
 from shared.messaging.faust_app import ServiceApp, consume, make_app, periodic, raw_topic
-from shared.runtime import LazySunsky, Runtime
+from shared.runtime import Runtime
 from shared.settings import TOPIC_ORDER_API_FAILED, Settings
 
 SERVICE = "retrier"
@@ -14,7 +14,7 @@ SERVICE = "retrier"
 
 def bootstrap(settings: Settings, **overrides: Any) -> tuple[Runtime, Retrier]:
     runtime = Runtime(settings, SERVICE, needs_sunsky=True, **overrides)
-    retrier = Retrier(settings, runtime.uow, LazySunsky(runtime), committed=runtime.committed)
+    retrier = Retrier(settings, runtime.uow, runtime.sunsky, committed=runtime.committed)
     return runtime, retrier
 
 

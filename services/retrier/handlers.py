@@ -22,6 +22,7 @@ from shared.messaging.envelope import Envelope
 from shared.messaging.policy import MessageRejected, decode_order_message
 from shared.requeue import requeue, retry_policy
 from shared.settings import Settings
+from shared.sunsky.port import Sunsky
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ def decode(envelope: Envelope) -> OrderApiFailed:
 
 
 class Retrier:
-    def __init__(self, settings: Settings, uow: Callable[[], UnitOfWork], sunsky: Any, *,
+    def __init__(self, settings: Settings, uow: Callable[[], UnitOfWork], sunsky: Sunsky, *,
                  committed: Callable[[], None] = lambda: None,
                  clock: Callable[[], datetime] = utcnow,
                  rand: Callable[[], float] = random.random) -> None:

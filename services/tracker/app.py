@@ -12,7 +12,7 @@ from services.tracker.callbacks import CallbackInbox, CallbackServer
 from services.tracker.handlers import Tracker
 from services.tracker.reconcile import Reconciler
 from shared.messaging.faust_app import ServiceApp, consume, make_app, periodic, raw_topic
-from shared.runtime import LazySunsky, Runtime
+from shared.runtime import Runtime
 from shared.settings import TOPIC_ORDER_PLACED, Settings
 
 SERVICE = "tracker"
@@ -51,7 +51,7 @@ class TrackerResources:
 
 def bootstrap(settings: Settings, **overrides: Any) -> TrackerParts:
     runtime = Runtime(settings, SERVICE, needs_sunsky=True, **overrides)
-    sunsky = LazySunsky(runtime)
+    sunsky = runtime.sunsky
     tracker = Tracker(settings, runtime.uow, sunsky, committed=runtime.committed)
     reconciler = Reconciler(settings, runtime.uow, sunsky, tracker)
     inbox = CallbackInbox(reconciler.verify, batch_seconds=settings.tracker_callback_batch_seconds,

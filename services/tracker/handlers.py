@@ -58,6 +58,7 @@ from shared.settings import (
 )
 from shared.sunsky.errors import SunskyError
 from shared.sunsky.models import SunskyOrder
+from shared.sunsky.port import Sunsky
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +83,7 @@ class Refreshed:
 
 
 class Tracker:
-    def __init__(self, settings: Settings, uow: Callable[[], UnitOfWork], sunsky: Any, *,
+    def __init__(self, settings: Settings, uow: Callable[[], UnitOfWork], sunsky: Sunsky, *,
                  committed: Callable[[], None] = lambda: None,
                  clock: Callable[[], datetime] = utcnow, actor: str = ACTOR) -> None:
         self._settings, self._uow, self._sunsky = settings, uow, sunsky

@@ -18,11 +18,11 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
 
 from shared.domain.order import Order
 from shared.domain.tracking import SunskyView
 from shared.sunsky.models import SunskyOrder
+from shared.sunsky.port import Sunsky
 
 logger = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ class Listing:
     errors: int = 0
 
 
-async def read_listed(sunsky: Any, wanted: list[Window], clock: Callable[[], datetime], *,
+async def read_listed(sunsky: Sunsky, wanted: list[Window], clock: Callable[[], datetime], *,
                       status: int | None = None, max_pages: int | None = None,
                       tolerate_errors: bool = False) -> Listing:
     """Page through each window until its numbers are all seen (or ``max_pages`` in total)."""
@@ -101,7 +101,7 @@ async def read_listed(sunsky: Any, wanted: list[Window], clock: Callable[[], dat
     return listing
 
 
-async def _read_window(sunsky: Any, window: Window, missing: set[str], listing: Listing,
+async def _read_window(sunsky: Sunsky, window: Window, missing: set[str], listing: Listing,
                        clock: Callable[[], datetime], status: int | None,
                        max_pages: int | None) -> None:
     page, page_count = 1, 1

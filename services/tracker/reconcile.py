@@ -26,7 +26,6 @@ import logging
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 from services.tracker.handlers import ACTOR, Tracker
 from services.tracker.reading import read_listed, view_of, windows
@@ -36,6 +35,7 @@ from shared.domain.tracking import TRACKED, SunskyView, differs
 from shared.messaging.emit import utcnow
 from shared.settings import Settings
 from shared.sunsky.errors import SunskyNotFoundError
+from shared.sunsky.port import Sunsky
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ class ReadReport:
 
 
 class Reconciler:
-    def __init__(self, settings: Settings, uow: Callable[[], UnitOfWork], sunsky: Any,
+    def __init__(self, settings: Settings, uow: Callable[[], UnitOfWork], sunsky: Sunsky,
                  tracker: Tracker, *, clock: Callable[[], datetime] = utcnow,
                  page_size: int = SWEEP_PAGE) -> None:
         self._settings, self._uow, self._sunsky = settings, uow, sunsky

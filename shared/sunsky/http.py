@@ -1,0 +1,150 @@
+"""The SUNSKY wire plumbing under ``SunskyClient`` (reference sunsky-open-api.md; STYLE.md 8).
+
+One long-lived ``httpx.AsyncClient`` per client, explicit timeouts, and the transport as the only
+I/O seam (tests pass ``httpx.MockTransport``). Each call is a signed form POST to
+``{base_url}/openapi/<module>!<action>.do``; failures become the exceptions drawn in
+``errors.py``. Reads retry ``SunskyError.retryable`` failures up to ``read_retries`` times with
+exponential back-off and jitter (seconds when SUNSKY throttles); a mutating call is sent once.
+Every attempt waits for the rate limiter and is counted in ``calls`` (benchmarks read it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Mapping
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+import httpx
+from pydantic import ValidationError
+
+from shared.sunsky.errors import SunskyError, classify_transport, odd_body, read_envelope
+from shared.sunsky.ratelimit import RateLimiter
+from shared.sunsky.signing import signed_params
+
+# One log channel for every SUNSKY call, whichever module makes it (operators filter on it).
+logger = logging.getLogger("shared.sunsky.client")
+
+USER_AGENT = "sunsky-dropship/0.1 (+httpx)"
+# SUNSKY's call budget is per account and unpublished: a throttled read waits seconds, not ms.
+THROTTLE_BACKOFF = 2.0
+_THROTTLED = frozenset({"CALL_FREQUENCY_EXCEEDED", "RATE_LIMITED"})
+_T = TypeVar("_T")
+
+
+class SunskyHttp:
+    """Signed form POSTs to ``{base_url}/openapi/<path>``: throttle, count, send, classify;
+    reads retried with back-off. Endpoints live in ``SunskyClient``."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        api_secret: str,
+        *,
+        timeout: float = 15.0,
+        connect_timeout: float = 5.0,
+        max_calls_per_second: float = 2.0,
+        read_retries: int = 3,
+        backoff_base: float = 0.2,
+        transport: httpx.AsyncBaseTransport | None = None,
+        limiter: RateLimiter | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._key = api_key
+        self._secret = api_secret
+        self._read_retries = read_retries
+        self._backoff_base = backoff_base
+        self._limiter = limiter or RateLimiter(max_calls_per_second)
+        self._sleep = sleep
+        self._http = httpx.AsyncClient(
+            timeout=httpx.Timeout(timeout, connect=connect_timeout),
+            headers={"User-Agent": USER_AGENT},
+            transport=transport,
+        )
+        self.calls: Counter[str] = Counter()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    # --- plumbing -------------------------------------------------------------------------
+
+    async def _read(
+        self, path: str, params: Mapping[str, object], parse: Callable[[Any], _T]
+    ) -> _T:
+        """A read: the call is retried on retryable errors with exponential back-off and
+        jitter (much longer when SUNSKY throttles); a body of the wrong shape is not retried,
+        since the same body would come back."""
+        for attempt in range(self._read_retries + 1):
+            try:
+                data = await self._call(path, params, mutating=False)
+                break
+            except SunskyError as exc:
+                if not exc.retryable or attempt == self._read_retries:
+                    raise
+                await self._sleep(self._backoff(attempt, throttled=exc.code in _THROTTLED))
+        return parsed_as(parse, data, path)
+
+    def _backoff(self, attempt: int, *, throttled: bool = False) -> float:
+        base = max(self._backoff_base, THROTTLE_BACKOFF) if throttled else self._backoff_base
+        ceiling = base * 2.0**attempt
+        return ceiling / 2 + random.uniform(0, ceiling / 2)  # jitter, not crypto
+
+    async def _call(self, path: str, params: Mapping[str, object], *, mutating: bool) -> object:
+        """One attempt: throttle, count, send, classify, log one line."""
+        await self._limiter.acquire()
+        self.calls[path] += 1
+        started, outcome = time.perf_counter(), "interrupted"
+        try:
+            data = await self._exchange(path, params, mutating=mutating)
+            outcome = "ok"
+            return data
+        except SunskyError as exc:
+            outcome = f"{exc.kind}:{exc.code}"
+            raise
+        finally:
+            elapsed_ms = (time.perf_counter() - started) * 1000
+            logger.debug("sunsky %s %.0fms %s", path, elapsed_ms, outcome)
+
+    async def _exchange(
+        self, path: str, params: Mapping[str, object], *, mutating: bool
+    ) -> object:
+        body = signed_params(params, self._key, self._secret)
+        try:
+            response = await self._http.post(f"{self.base_url}/openapi/{path}", data=body)
+        except httpx.HTTPError as exc:
+            raise classify_transport(path, exc, mutating=mutating) from exc
+        text = self._scrub(response.text)
+        return read_envelope(path, response.status_code, text, mutating=mutating)
+
+    def _scrub(self, text: str) -> str:
+        return text.replace(self._secret, "***") if self._secret else text
+
+
+def parsed_as(parse: Callable[[Any], _T], data: object, path: str) -> _T:
+    try:
+        return parse(data)
+    except ValidationError as exc:
+        raise odd_body(path, [validation_summary(exc)], mutating=False) from exc
+
+
+def validation_summary(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "data"
+    return f"unexpected response shape: {where}: {first['msg']} ({exc.error_count()} errors)"
