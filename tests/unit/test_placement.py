@@ -1,0 +1,276 @@
+"""The placer's decisions, table-driven, without fakes: shared.domain.placement is pure."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+
+from shared.domain import placement
+from shared.domain.errors import order_error
+from shared.domain.order import Order, OrderError, OrderStatus, SunskyPlacement
+from shared.domain.placement import (
+    Adopt,
+    Created,
+    Destination,
+    Fail,
+    Ignore,
+    LookUp,
+    Quote,
+    Quoted,
+    Requeue,
+    Send,
+)
+from shared.domain.retry import RetryPolicy
+from tests.builders import NOW, paid_order
+
+S = OrderStatus
+SETTLE = 30.0
+FOUND = SunskyPlacement("2611270001", 2, Decimal("2.40"), Decimal("2.93"), Decimal("5.33"))
+QUOTED = Quoted(41, "IL", 246, "Postnord", Decimal("5.33"))
+POLICY = RetryPolicy(settle=SETTLE)
+
+
+def order(status: OrderStatus = S.READY_TO_PLACE, **changes: object) -> Order:
+    return replace(paid_order(), id=7, site_number="DS7-INV42", status=status, **changes)
+
+
+def error(code: str, kind: str, at_offset: float = 0) -> OrderError:
+    return OrderError(code, kind, f"{code} message", f"{code} hint",
+                      NOW + timedelta(seconds=at_offset))
+
+
+@dataclass(frozen=True)
+class St:
+    code: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Co:
+    id: int
+    ship_to_state: bool
+    states: tuple[St, ...] = ()
+
+
+@dataclass(frozen=True)
+class Way:
+    id: int
+    name: str
+    shipping_cost: Decimal
+
+
+US = Co(41, True, (St("IL", "Illinois"), St("NY", "New York")))
+GB = Co(235, False)
+
+
+# --- 1. an order.ready arrives ----------------------------------------------------------------
+@pytest.mark.parametrize(("status", "why"), [
+    (S.PENDING_PAYMENT, "not ready"), (S.API_FAILED, "not ready"),
+    (S.PLACED, "already with SUNSKY"), (S.PROCESSING, "already with SUNSKY"),
+    (S.SHIPPED, "already with SUNSKY"), (S.DELIVERED, "already with SUNSKY"),
+    (S.CANCELLED, "already with SUNSKY"),
+])
+def test_orders_that_are_not_placeable_are_ignored(status: OrderStatus, why: str) -> None:
+    step = placement.on_ready(order(status), NOW, SETTLE)
+    assert isinstance(step, Ignore) and why in step.reason
+
+
+@pytest.mark.parametrize(("status", "started", "last_error", "expected"), [
+    (S.READY_TO_PLACE, None, None, Quote()),
+    # an earlier attempt may have reached SUNSKY: look up once it has settled
+    (S.READY_TO_PLACE, NOW, None, LookUp(NOW + timedelta(seconds=SETTLE))),
+    (S.PLACING, NOW - timedelta(minutes=5), None, LookUp(NOW)),
+    # an unknown outcome noticed after the start: settle counts from when we gave up on it
+    (S.READY_TO_PLACE, NOW - timedelta(seconds=20), error("UNKNOWN_OUTCOME", "unknown_outcome"),
+     LookUp(NOW + timedelta(seconds=SETTLE))),
+])
+def test_on_ready(status: OrderStatus, started: object, last_error: OrderError | None,
+                  expected: object) -> None:
+    subject = order(status, placing_started_at=started, last_error=last_error)
+    assert placement.on_ready(subject, NOW, SETTLE) == expected
+
+
+@pytest.mark.parametrize(("found", "expected"), [
+    (FOUND, Adopt(FOUND, "found by siteNumber")),
+    (None, Quote()),
+    (error("TIMEOUT", "transient"), Fail(error("TIMEOUT", "transient"))),
+])
+def test_after_lookup(found: object, expected: object) -> None:
+    assert placement.after_lookup(found) == expected  # type: ignore[arg-type]
+
+
+# --- 2. the quote -----------------------------------------------------------------------------
+@pytest.mark.parametrize(("country", "iso2", "state", "expected"), [
+    (None, "BR", "SP", "COUNTRY_NOT_SUPPORTED"),
+    (US, "US", "ZZ", "STATE_INVALID"),
+    (US, "US", None, "STATE_INVALID"),
+    (US, "US", "illinois", Destination(41, "IL")),
+    (US, "US", "NY", Destination(41, "NY")),
+    (GB, "GB", "Kent", Destination(235, "Kent")),
+    (GB, "GB", None, Destination(235, None)),
+])
+def test_destination(country: Co | None, iso2: str, state: str | None, expected: object) -> None:
+    subject = order()
+    subject = replace(subject, shipping=replace(subject.shipping, country_iso2=iso2, state=state))
+    result = placement.destination(subject, country, NOW)
+    if isinstance(expected, str):
+        assert isinstance(result, Fail) and result.error.code == expected
+    else:
+        assert result == expected
+
+
+POSTNORD, DHL = Way(246, "Postnord", Decimal("2.93")), Way(7, "DHL Express", Decimal("9.10"))
+
+
+@pytest.mark.parametrize(("options", "policy", "expected"), [
+    ([POSTNORD, DHL], {"mode": "cheapest"}, Quoted(41, "IL", 246, "Postnord", Decimal("5.33"))),
+    ([POSTNORD, DHL], {"mode": "named", "name": "dhl express"},
+     Quoted(41, "IL", 7, "DHL Express", Decimal("11.50"))),
+    ([POSTNORD], {"mode": "named", "name": "DHL", "fallback": "none"},
+     "SHIPPING_WAY_NOT_AVAILABLE"),
+    ([], {"mode": "cheapest"}, "SHIPPING_WAY_NOT_AVAILABLE"),
+])
+def test_choose_quote(options: list[Way], policy: dict[str, str], expected: object) -> None:
+    result = placement.choose_quote(order(), Destination(41, "IL"), Decimal("2.40"), options,
+                                    policy, NOW)
+    if isinstance(expected, str):
+        assert isinstance(result, Fail) and result.error.code == expected
+    else:
+        assert result == expected
+
+
+@pytest.mark.parametrize(("balance", "refused"), [
+    (Decimal("5.33"), False), (Decimal("100"), False), (Decimal("5.32"), True), (Decimal(0), True),
+])
+def test_check_balance(balance: Decimal, refused: bool) -> None:
+    result = placement.check_balance(QUOTED, balance, NOW)
+    if not refused:
+        assert result is None
+        return
+    assert isinstance(result, Fail) and result.error.code == "BALANCE_NOT_ENOUGH"
+    assert result.quoted_total == Decimal("5.33") and not result.clear_intent
+    assert result.error.fix_hint.startswith("Top up SUNSKY balance: needs 5.33 USD")
+    assert f"has {balance:.2f} USD" in result.error.fix_hint
+
+
+# --- 3. the intent ----------------------------------------------------------------------------
+def test_start_attempt_from_ready_records_the_intent() -> None:
+    seen = order()
+    step = placement.start_attempt(seen, seen, QUOTED, NOW, actor="placer")
+    assert isinstance(step, Send)
+    sent = step.order
+    assert sent.status == S.PLACING and sent.attempts == seen.attempts + 1
+    assert sent.placing_started_at == NOW and sent.next_attempt_at is None
+    assert (sent.shipping.sunsky_country_id, sent.shipping.shipping_way_id,
+            sent.shipping.shipping_method) == (41, 246, "Postnord")
+    assert sent.quoted_total == Decimal("5.33")
+    assert [(c.from_status, c.to_status) for c in sent.history][-1] == (S.READY_TO_PLACE,
+                                                                         S.PLACING)
+
+
+def test_start_attempt_after_a_look_up_found_nothing_stays_placing() -> None:
+    seen = order(S.PLACING, placing_started_at=NOW - timedelta(minutes=5), attempts=1)
+    step = placement.start_attempt(seen, seen, QUOTED, NOW, actor="placer")
+    assert isinstance(step, Send)
+    assert step.order.status == S.PLACING and step.order.attempts == 2
+    assert step.order.placing_started_at == NOW
+
+
+SEEN = order()
+
+
+@pytest.mark.parametrize(("current", "expected"), [
+    (None, Ignore("no longer Ready to Place or Placing")),
+    (replace(SEEN, status=S.PLACED), Ignore("no longer Ready to Place or Placing")),
+    (replace(SEEN, status=S.API_FAILED), Ignore("no longer Ready to Place or Placing")),
+    # another worker started an attempt since this one loaded the order
+    (replace(SEEN, status=S.PLACING, placing_started_at=NOW),
+     Ignore("another worker is placing it")),
+    # an admin corrected the address while this worker quoted the old one
+    (replace(SEEN, shipping=replace(SEEN.shipping, postcode="60699")),
+     Requeue("address_changed", "address changed")),
+])
+def test_start_attempt_refusals(current: Order | None, expected: object) -> None:
+    assert placement.start_attempt(current, SEEN, QUOTED, NOW, actor="placer") == expected
+
+
+# --- 4. createOrder answered ------------------------------------------------------------------
+@pytest.mark.parametrize(("answer", "expected"), [
+    (Created(FOUND), Adopt(FOUND, "createOrder")),
+    (error("UNKNOWN_OUTCOME", "unknown_outcome", 15), LookUp(NOW + timedelta(seconds=15))),
+    (error("DUPLICATE_SITE_NUMBER", "duplicate"), LookUp(NOW)),
+    (error("INVALID_DELIVERY_ADDRESS", "needs_action"),
+     Fail(error("INVALID_DELIVERY_ADDRESS", "needs_action"), clear_intent=True,
+          quoted_total=Decimal("5.33"))),
+    (error("RATE_LIMITED", "transient"),
+     Fail(error("RATE_LIMITED", "transient"), clear_intent=True, quoted_total=Decimal("5.33"))),
+])
+def test_after_create(answer: object, expected: object) -> None:
+    assert placement.after_create(answer, QUOTED) == expected  # type: ignore[arg-type]
+
+
+def test_a_balance_refusal_from_sunsky_keeps_its_words_and_gets_the_top_up_hint() -> None:
+    refusal = error("BALANCE_NOT_ENOUGH", "needs_action")
+    step = placement.after_create(refusal, QUOTED)
+    assert isinstance(step, Fail) and step.clear_intent
+    assert step.error.message == refusal.message
+    assert step.error.fix_hint == placement.top_up_hint(Decimal("5.33"), "SUNSKY refused")
+
+
+CAUSE = error("UNKNOWN_OUTCOME", "unknown_outcome")
+
+
+@pytest.mark.parametrize(("found", "expected"), [
+    (FOUND, Adopt(FOUND, "found by siteNumber after UNKNOWN_OUTCOME")),
+    (None, Fail(CAUSE)),
+    (error("TIMEOUT", "transient"),
+     Fail(replace(CAUSE, message="UNKNOWN_OUTCOME message; look-up by siteNumber failed: "
+                                 "TIMEOUT"))),
+])
+def test_after_ambiguous_lookup(found: object, expected: object) -> None:
+    assert placement.after_ambiguous_lookup(CAUSE, found) == expected  # type: ignore[arg-type]
+
+
+# --- 5. the outcome ---------------------------------------------------------------------------
+@pytest.mark.parametrize("status", [S.READY_TO_PLACE, S.PLACING, S.API_FAILED])
+def test_mark_placed(status: OrderStatus) -> None:
+    current = order(status, last_error=error("TIMEOUT", "transient"),
+                    next_attempt_at=NOW + timedelta(minutes=1))
+    placed = placement.mark_placed(current, Adopt(FOUND, "createOrder"), NOW, actor="placer")
+    assert placed is not None and placed.status == S.PLACED
+    assert placed.sunsky == FOUND and placed.placed_at == NOW
+    assert placed.last_error is None and placed.next_attempt_at is None
+    assert placed.history[-1].reason == "SUNSKY order 2611270001 (createOrder)"
+
+
+@pytest.mark.parametrize("status", [S.PLACED, S.PROCESSING, S.SHIPPED, S.DELIVERED, S.CANCELLED])
+def test_an_order_past_placing_is_not_marked_again(status: OrderStatus) -> None:
+    assert placement.mark_placed(order(status), Adopt(FOUND, "x"), NOW, actor="placer") is None
+    assert placement.mark_placed(None, Adopt(FOUND, "x"), NOW, actor="placer") is None
+
+
+@pytest.mark.parametrize(("fail", "retried", "intent_kept"), [
+    (Fail(error("TIMEOUT", "transient")), True, True),
+    (Fail(error("UNKNOWN_OUTCOME", "unknown_outcome")), True, True),
+    (Fail(error("INVALID_DELIVERY_ADDRESS", "needs_action"), clear_intent=True), False, False),
+    (Fail(order_error("BALANCE_NOT_ENOUGH", NOW), quoted_total=Decimal("9.99")), False, True),
+])
+def test_mark_failed(fail: Fail, retried: bool, intent_kept: bool) -> None:
+    current = order(S.PLACING, placing_started_at=NOW)
+    failed = placement.mark_failed(current, fail, POLICY, NOW, 0.5, actor="placer")
+    assert failed is not None and failed.status == S.API_FAILED
+    assert failed.last_error == fail.error and failed.first_failed_at == fail.error.at
+    assert (failed.next_attempt_at is not None) is retried
+    assert (failed.placing_started_at is not None) is intent_kept
+    if fail.quoted_total is not None:
+        assert failed.quoted_total == fail.quoted_total
+
+
+@pytest.mark.parametrize("status", [S.PLACED, S.API_FAILED, S.CANCELLED, S.PENDING_PAYMENT])
+def test_an_order_that_left_placing_is_not_failed(status: OrderStatus) -> None:
+    failed = placement.mark_failed(order(status), Fail(error("TIMEOUT", "transient")), POLICY,
+                                   NOW, 0.5, actor="placer")
+    assert failed is None
