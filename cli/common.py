@@ -1,11 +1,13 @@
-"""What admin commands share: settings, a database session, an outbox flush, clean errors."""
+"""What the admin commands share: settings, an admin context, clean one-line errors.
+
+Commands parse their arguments, call one ``application`` use case inside ``with_context``, and
+print the result; no business rule lives here.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from typing import Any, NoReturn, TypeVar
 
@@ -13,18 +15,16 @@ import asyncpg
 import click
 from aiokafka.errors import KafkaError
 
-from shared.db.connect import DatabaseUnavailable, database_url
-from shared.db.migrate import migrate
-from shared.db.pg import PgUnitOfWork
-from shared.db.pool import create_pool
-from shared.db.repository import UnitOfWork
-from shared.messaging.outbox import OutboxRelay
-from shared.messaging.publisher import KafkaPublisher
+from application.context import AdminContext, admin_context
+from shared.db.connect import DatabaseUnavailable
 from shared.messaging.topics import BrokerUnavailable
-from shared.settings import Settings, load_settings
+from shared.settings import load_settings
 
-logger = logging.getLogger(__name__)
 T = TypeVar("T")
+
+# Who acts, as the order history and the settings record it.
+ACTOR = "admin"
+SETTINGS_ACTOR = "admin-cli"
 
 
 def fail(message: str) -> NoReturn:
@@ -51,43 +51,14 @@ def as_utc(moment: datetime | None) -> datetime | None:
     return moment.replace(tzinfo=UTC) if moment and moment.tzinfo is None else moment
 
 
-class AdminSession:
-    def __init__(self, settings: Settings, pool: Any) -> None:
-        self.settings, self.pool = settings, pool
-
-    def uow(self) -> UnitOfWork:
-        return PgUnitOfWork(self.pool)
-
-    async def flush_outbox(self) -> int:
-        """Publish what this command queued; a running service's relay would do it too."""
-        publisher = KafkaPublisher(self.settings.kafka_bootstrap_servers,
-                                   client_id="dropship-admin")
-        try:
-            return await asyncio.wait_for(OutboxRelay(self.pool, publisher).flush(), 20)
-        except Exception as exc:
-            click.echo(f"warning: broker unreachable ({exc!r}); the message stays queued in the "
-                       "outbox and any running service publishes it", err=True)
-            return 0
-        finally:
-            with contextlib.suppress(Exception):
-                await publisher.stop()
+def warn(message: str) -> None:
+    click.echo(f"warning: {message}", err=True)
 
 
-@contextlib.asynccontextmanager
-async def admin_session(settings: Settings | None = None) -> AsyncIterator[AdminSession]:
-    settings = settings or load_settings()
-    url = await database_url(settings)
-    pool = await create_pool(url, settings.database_schema, max_size=2)
-    try:
-        await migrate(pool, settings.database_schema)
-        yield AdminSession(settings, pool)
-    finally:
-        await pool.close()
-
-
-def with_session(body: Callable[[AdminSession], Coroutine[Any, Any, T]]) -> T:
+def with_context(body: Callable[[AdminContext], Coroutine[Any, Any, T]]) -> T:
+    """Run ``body`` with a real admin context built from the settings."""
     async def main() -> T:
-        async with admin_session() as session:
-            return await body(session)
+        async with admin_context(load_settings(), warn=warn) as ctx:
+            return await body(ctx)
 
     return run(main())

@@ -20,7 +20,7 @@ COMMANDS: dict[str, str] = {
     "sunsky": "cli.sunsky_cmd:sunsky",
     "worker": "cli.worker_cmd:worker",
     "orders": "cli.orders_cmd:orders",
-    "settings": "cli.orders_cmd:settings_group",
+    "settings": "cli.settings_cmd:settings_group",
     "dev": "devtools.dev_cmd:dev",
     "demo": "devtools.demo_cmd:demo",
     "topics": "cli.stack_cmd:topics",

@@ -1,5 +1,5 @@
-"""``dropship replay``: re-run a window of a failed-order or dead-letter topic (see
-``shared.replay`` for the rules)."""
+"""``dropship replay``: re-run a window of a failed-order or dead-letter topic (the rules are
+``application.replay``'s)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 
 import click
 
-from cli.common import AdminSession, as_utc, with_session
-from shared.messaging.publisher import KafkaPublisher
-from shared.replay import Replayer, read_window
+from application.replay import ReplayRequest
+from application.replay import replay as replay_window
+from cli.common import as_utc, with_context
 
 
 @click.command()
@@ -23,30 +23,12 @@ from shared.replay import Replayer, read_window
 def replay(topic: str, since: datetime | None, until: datetime | None, target: str | None,
            dry_run: bool) -> None:
     """Replay failed orders (back to the placer) or dead-lettered messages (to their topic)."""
-    since = as_utc(since)
-    until = as_utc(until) or datetime.now(UTC)
+    request = ReplayRequest(topic, as_utc(since), as_utc(until) or datetime.now(UTC), target,
+                            dry_run)
 
-    async def body(session: AdminSession) -> str:
-        full = session.settings.topic(topic)
-        records = await read_window(session.settings, full, since, until)
-        click.echo(f"{len(records)} record(s) of {full} in the window"
-                   + (" (dry run: nothing changes)" if dry_run else ""))
-        publisher = KafkaPublisher(session.settings.kafka_bootstrap_servers,
-                                   client_id="dropship-replay")
-        try:
-            replayer = Replayer(session.settings, session.uow, publisher,
-                                actor=getpass.getuser(), dry_run=dry_run,
-                                target=session.settings.topic(target) if target else None)
-            await replayer.replay(full, records, lambda n, total: click.echo(
-                f"  ... {n}/{total}", err=True))
-            replay_id = await replayer.record(full, since, until)
-        finally:
-            await publisher.stop()
-        if not dry_run:
-            await session.flush_outbox()
-        return f"replay {replay_id}: {replayer.report.summary()}"
+    def progress(line: str) -> None:
+        click.echo(line, err=line.startswith("  ..."))
 
-    click.echo(with_session(body))
-
-
-__all__ = ["AdminSession", "replay"]
+    outcome = with_context(lambda ctx: replay_window(ctx, request, actor=getpass.getuser(),
+                                                     progress=progress))
+    click.echo(outcome.line)

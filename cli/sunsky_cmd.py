@@ -16,10 +16,12 @@ from typing import TypeVar
 import click
 from pydantic import ValidationError
 
+from application import shop
 from shared.settings import load_settings
 from shared.sunsky.client import SunskyClient
 from shared.sunsky.errors import SunskyAuthError, SunskyError, SunskyNotFoundError
 from shared.sunsky.models import Country, SunskyOrder
+from shared.sunsky.port import Sunsky
 
 _T = TypeVar("_T")
 _MAX_STATES_SHOWN = 8
@@ -33,14 +35,14 @@ def sunsky() -> None:
 @sunsky.command()
 def balance() -> None:
     """Show the prepaid SUNSKY balance."""
-    amount = _run(lambda client: client.get_balance())
+    amount = _run(shop.sunsky_balance)
     click.echo(f"SUNSKY balance: {amount:.4f} USD")
 
 
 @sunsky.command()
 def countries() -> None:
     """List the countries SUNSKY ships to, with their SUNSKY ids."""
-    for line in format_countries(_run(lambda client: client.get_countries())):
+    for line in format_countries(_run(shop.sunsky_countries)):
         click.echo(line)
 
 
@@ -48,11 +50,11 @@ def countries() -> None:
 @click.argument("number")
 def order(number: str) -> None:
     """Show one SUNSKY order by its SUNSKY order NUMBER."""
-    for line in format_order(_run(lambda client: client.get_order_details(number))):
+    for line in format_order(_run(lambda sunsky: shop.sunsky_order(sunsky, number))):
         click.echo(line)
 
 
-def _run(action: Callable[[SunskyClient], Awaitable[_T]]) -> _T:
+def _run(action: Callable[[Sunsky], Awaitable[_T]]) -> _T:
     """Run one client call; turn any failure into one clear line and exit code 1."""
     try:
         settings = load_settings()

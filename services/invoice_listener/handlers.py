@@ -13,12 +13,12 @@ from datetime import datetime
 
 from pydantic import ValidationError
 
-from schemas.orders import OrderReady
 from schemas.perfex import INVOICE_EVENT, InvoiceCreated, InvoicePaid
 from shared.db.repository import AUTO_PLACE, UnitOfWork
 from shared.domain.intake import Ignore, NoChange, Save, decide_invoice_event
 from shared.domain.order import OrderStatus
-from shared.messaging.emit import emit, new_message_id, utcnow
+from shared.lifecycle.requeue import ready_message
+from shared.messaging.emit import emit, utcnow
 from shared.messaging.envelope import Envelope
 from shared.messaging.failures import emit_failure
 from shared.messaging.policy import MessageRejected
@@ -87,9 +87,8 @@ class InvoiceListener:
                  else await uow.orders.save(order, items=True))
         assert order.id is not None
         if decision.publish_ready:
-            ready = OrderReady(message_id=new_message_id(), order_id=order.id,
-                               invoice_id=order.invoice_id, occurred_at=now, reason="auto")
-            await emit(uow, self._settings.topic(TOPIC_ORDER_READY), str(order.id), ready)
+            await emit(uow, self._settings.topic(TOPIC_ORDER_READY), str(order.id),
+                       ready_message(order, "auto", now))
         if order.status == OrderStatus.API_FAILED:  # the failure is visible and replayable
             await emit_failure(uow, self._settings, order, envelope)
         error = f" [{order.last_error.code}]" if order.last_error else ""

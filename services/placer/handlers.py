@@ -24,11 +24,11 @@ from shared.domain import placement
 from shared.domain.errors import order_error
 from shared.domain.order import Order, OrderError, SunskyPlacement
 from shared.domain.placement import Adopt, Created, Fail, Ignore, LookUp, Quote, Requeue
+from shared.lifecycle.requeue import requeue, retry_policy
 from shared.messaging.emit import emit, new_message_id, utcnow
 from shared.messaging.envelope import Envelope
 from shared.messaging.failures import emit_failure
 from shared.messaging.policy import MessageRejected, decode_order_message, retried_in_place
-from shared.requeue import requeue, retry_policy
 from shared.settings import TOPIC_ORDER_PLACED, Settings
 from shared.sunsky.errors import SunskyError
 from shared.sunsky.models import SunskyOrder

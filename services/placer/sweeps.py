@@ -17,8 +17,8 @@ from datetime import datetime, timedelta
 
 from shared.db.repository import AUTO_PLACE, UnitOfWork
 from shared.domain.order import OrderStatus
+from shared.lifecycle.requeue import requeue
 from shared.messaging.emit import utcnow
-from shared.requeue import requeue
 from shared.settings import Settings
 
 logger = logging.getLogger(__name__)

@@ -17,10 +17,10 @@ from typing import Any
 from schemas.orders import OrderApiFailed
 from shared.db.repository import UnitOfWork
 from shared.domain.retry import plan_balance_retries, schedule_retry
+from shared.lifecycle.requeue import requeue, retry_policy
 from shared.messaging.emit import utcnow
 from shared.messaging.envelope import Envelope
 from shared.messaging.policy import MessageRejected, decode_order_message
-from shared.requeue import requeue, retry_policy
 from shared.settings import Settings
 from shared.sunsky.port import Sunsky
 

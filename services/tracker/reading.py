@@ -21,21 +21,13 @@ from datetime import UTC, date, datetime, timedelta
 
 from shared.domain.order import Order
 from shared.domain.tracking import SunskyView
-from shared.sunsky.models import SunskyOrder
+from shared.lifecycle.tracking import view_of
 from shared.sunsky.port import Sunsky
 
 logger = logging.getLogger(__name__)
 
 PAGE_SIZE = 100  # SUNSKY's maximum
 PAD = timedelta(days=1)
-
-
-def view_of(order: SunskyOrder, read_at: datetime) -> SunskyView:
-    way = order.shipping_way
-    return SunskyView(number=order.number, status=order.status,
-                      tracking_number=order.tracking_number or None,
-                      tracking_url=order.tracking_url, shipping_method=way.name if way else None,
-                      cancel_reason=order.cancel_reason or None, read_at=read_at)
 
 
 @dataclass(frozen=True)

@@ -28,10 +28,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from services.tracker.handlers import ACTOR, Tracker
-from services.tracker.reading import read_listed, view_of, windows
+from services.tracker.reading import read_listed, windows
 from shared.db.repository import UnitOfWork
 from shared.domain.order import FINAL, Order
 from shared.domain.tracking import TRACKED, SunskyView, differs
+from shared.lifecycle.tracking import view_of
 from shared.messaging.emit import utcnow
 from shared.settings import Settings
 from shared.sunsky.errors import SunskyNotFoundError

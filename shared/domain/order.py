@@ -61,6 +61,12 @@ TRANSITIONS: dict[OrderStatus | None, frozenset[OrderStatus]] = {
 # Statuses in which SUNSKY holds the order: nothing may place it again.
 SUBMITTED = frozenset({S.PLACED, S.PROCESSING, S.SHIPPED, S.DELIVERED})
 FINAL = frozenset({S.DELIVERED, S.CANCELLED})
+# Statuses in which a person may correct the shipping details: not while an attempt may be on
+# its way (Placing), never once SUNSKY holds the order.
+ADDRESS_EDITABLE = frozenset({S.PENDING_PAYMENT, S.READY_TO_PLACE, S.API_FAILED})
+# The shipping details a person may edit (``ShippingInfo`` field names).
+ADDRESS_FIELDS = ("recipient", "phone", "email", "company", "address_line1", "address_line2",
+                  "city", "state", "postcode", "country_iso2")
 
 
 class IllegalTransition(Exception):

@@ -2,7 +2,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from shared.replay import ReplayReport, _in_window, cycle_of
+from application.replay import ReplayReport
+from shared.messaging.reading import cycle_of
+from shared.messaging.reading import in_window as _in_window
 
 T = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 

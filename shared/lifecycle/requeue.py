@@ -1,8 +1,9 @@
-"""Sending an order (back) to the placer: the one way every retry path does it.
+"""Sending an order (back) to the placer: the one way every placement and retry does it.
 
-Used by the retrier (automatic retries, balance top-ups), the admin ``orders retry`` and
-``replay`` commands, and the placer's sweeps. The status change goes through the domain's
-transition table and ``order.ready`` through the outbox, in the caller's transaction.
+Used by the invoice listener (``ready_message``), the retrier (automatic retries, balance
+top-ups), the admin use cases (place, retry, replay) and the placer's sweeps. The status change
+goes through the domain's transition table and ``order.ready`` through the outbox, in the
+caller's transaction.
 """
 
 from __future__ import annotations
@@ -40,9 +41,14 @@ async def requeue(uow: UnitOfWork, settings: Settings, order: Order, *, actor: s
     if reason == "sweep":
         order = replace(order, last_swept_at=now)
     order = await uow.orders.save(order)
-    message = OrderReady(message_id=new_message_id(), order_id=order.id or 0,
-                         invoice_id=order.invoice_id, occurred_at=now, reason=reason,
-                         attempt=order.attempts)
-    await emit(uow, settings.topic(TOPIC_ORDER_READY), str(order.id), message,
-               {"actor": actor, **(headers or {})})
+    await emit(uow, settings.topic(TOPIC_ORDER_READY), str(order.id),
+               ready_message(order, reason, now), {"actor": actor, **(headers or {})})
     return order
+
+
+def ready_message(order: Order, reason: ReadyReason, now: datetime) -> OrderReady:
+    """The placer's work item for a saved order (the one place ``OrderReady`` is built)."""
+    assert order.id is not None
+    return OrderReady(message_id=new_message_id(), order_id=order.id,
+                      invoice_id=order.invoice_id, occurred_at=now, reason=reason,
+                      attempt=order.attempts)
