@@ -2,17 +2,16 @@
 
 ``FakeUnitOfWork`` keeps the same transactional behaviour as ``PgUnitOfWork`` (changes are
 visible only after ``commit()``); ``tests/integration/test_repository_contract.py`` runs one
-suite against both. ``FakeSunsky`` behaves like the sandbox for what the placer uses.
+suite against both. ``FakeSunsky`` (``tests/fake_sunsky.py``) is held to the sandbox's behaviour
+by ``tests/integration/test_sunsky_port_contract.py``.
 """
 
 from __future__ import annotations
 
 import copy
-import itertools
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime
-from decimal import Decimal
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
@@ -32,21 +31,8 @@ from shared.db.repository import (
     UnitOfWork,
 )
 from shared.domain.order import Order, OrderStatus, StatusChange, site_number_for
-from shared.sunsky.errors import SunskyError, SunskyNotFoundError
-from shared.sunsky.models import (
-    Bill,
-    BillPage,
-    Country,
-    CreateOrderRequest,
-    FreightOption,
-    OrderPage,
-    PriceLine,
-    Quote,
-    ShippingWay,
-    State,
-    SunskyOrder,
-)
 from shared.sunsky.port import Sunsky
+from tests.fake_sunsky import BR, GB, PRICES, US, FakeSunsky  # noqa: F401 (re-exported)
 
 
 @dataclass
@@ -258,134 +244,7 @@ def fake_uow_factory(store: FakeStore) -> Any:
     return lambda: FakeUnitOfWork(store)
 
 
-US = Country(id=41, code="US", name="United States", shipToState=True,
-             stateList=[State(code="IL", name="Illinois"), State(code="NY", name="New York")])
-GB = Country(id=235, code="GB", name="United Kingdom", shipToState=False)
-PRICES = {"S-CAB-0042": Decimal("1.20"), "S-IP4G-0363": Decimal("3.50")}
-
-
-@dataclass
-class FakeSunsky:
-    """The subset of ``SunskyClient`` the placer uses, with SUNSKY's rules for it."""
-
-    balance: Decimal = Decimal("1000")
-    countries: list[Country] = field(default_factory=lambda: [US, GB])
-    freight: list[FreightOption] = field(default_factory=lambda: [
-        FreightOption(id=246, name="Postnord", shippingCost=Decimal("2.93")),
-        FreightOption(id=7, name="DHL Express", shippingCost=Decimal("9.10"))])
-    orders: dict[str, SunskyOrder] = field(default_factory=dict)
-    # Failure injection: raised by the next createOrder; ``create_then_raise`` creates first.
-    create_error: SunskyError | None = None
-    create_then_raise: SunskyError | None = None
-    calls: list[str] = field(default_factory=list)
-    bills: list[Bill] = field(default_factory=list)
-    _seq: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
-
-    async def get_countries(self) -> list[Country]:
-        self.calls.append("getCountries")
-        return list(self.countries)
-
-    async def get_balance(self) -> Decimal:
-        self.calls.append("getBalance")
-        return self.balance
-
-    async def get_bill_list(self, *, created_from: date, created_to: date, page: int = 1,
-                            page_size: int = 100) -> BillPage:
-        """Every createOrder debit, newest first, like the sandbox's bills."""
-        self.calls.append("getBillList")
-        bills = [b for b in reversed(self.bills)
-                 if b.gmt_created is None or created_from <= b.gmt_created.date() <= created_to]
-        start = (page - 1) * page_size
-        return BillPage(total=len(bills), pageCount=max(1, -(-len(bills) // page_size)),
-                        result=bills[start:start + page_size])
-
-    async def get_prices_and_freights(self, country_id: int, items: Any,
-                                      state: str | None = None) -> Quote:
-        self.calls.append("getPricesAndFreights")
-        prices = [PriceLine(itemNo=sku, qty=qty, price=PRICES.get(sku, Decimal(1)),
-                            amount=PRICES.get(sku, Decimal(1)) * qty) for sku, qty in items]
-        return Quote(freightList=self.freight, priceList=prices)
-
-    async def create_order(self, req: CreateOrderRequest) -> SunskyOrder:
-        self.calls.append("createOrder")
-        if self.create_error is not None:
-            error, self.create_error = self.create_error, None
-            raise error
-        order = self._create(req)
-        if self.create_then_raise is not None:
-            error, self.create_then_raise = self.create_then_raise, None
-            raise error
-        return order
-
-    def _create(self, req: CreateOrderRequest) -> SunskyOrder:
-        total = sum((PRICES.get(i.item_no, Decimal(1)) * i.qty for i in req.items), Decimal(0))
-        total += next(f.shipping_cost for f in self.freight if f.id == req.address.shipping_way_id)
-        self.balance -= total
-        number = f"26112700{next(self._seq):02d}"
-        self.bills.append(Bill(amount=-total, balance=self.balance, gmtCreated=datetime.now(UTC),
-                               txType="createOrder", refId=number))
-        order = SunskyOrder(number=number, siteNumber=req.site_number, status=2,
-                            totalAmount=total,
-                            shippingWay=ShippingWay(id=246, name="Postnord",
-                                                    queryUrl="https://t.17track.net/en#nums="))
-        self.orders[number] = order
-        return order
-
-    async def find_order_by_site_number(self, site_number: str, *, created_from: date,
-                                        created_to: date | None = None) -> SunskyOrder | None:
-        self.calls.append("getOrderList")
-        return next((o for o in self.orders.values() if o.site_number == site_number), None)
-
-    # --- tracker ---
-    # Failure and race injection: getOrderDetails of a number raises its error; the next
-    # getOrderList calls raise these, one each; ``after_list`` (async) runs after a list page.
-    details_errors: dict[str, SunskyError] = field(default_factory=dict)
-    list_errors: list[SunskyError] = field(default_factory=list)
-    after_list: Any = None
-
-    async def get_order_details(self, number: str) -> SunskyOrder:
-        self.calls.append("getOrderDetails")
-        if number in self.details_errors:
-            raise self.details_errors[number]
-        if number not in self.orders:
-            raise SunskyNotFoundError("NOT_FOUND", ["The record you visiting does NOT exist."])
-        return self.orders[number]
-
-    async def get_order_list(self, *, created_from: date, created_to: date, page: int = 1,
-                             page_size: int = 100, status: int | None = None,
-                             site_number: str | None = None) -> OrderPage:
-        """Newest first, like the sandbox; orders without ``gmtCreated`` match every window."""
-        self.calls.append("getOrderList")
-        if self.list_errors:
-            raise self.list_errors.pop(0)
-        found = [o for o in reversed(self.orders.values())
-                 if status in (None, o.status) and _created_within(o, created_from, created_to)]
-        start = (page - 1) * page_size
-        served = OrderPage(total=len(found), pageCount=max(1, -(-len(found) // page_size)),
-                           result=found[start:start + page_size])
-        if self.after_list is not None:
-            await self.after_list()  # the page is already read: what happens now makes it stale
-        return served
-
-    def advance(self, number: str, status: int, *, tracking_number: str | None = None,
-                reason: str | None = None) -> SunskyOrder:
-        """SUNSKY moves an order (no rules checked: tests may move it anywhere)."""
-        order = self.orders[number]
-        update: dict[str, Any] = {"status": status}
-        if tracking_number or (status == 3 and order.tracking_number is None):
-            update["tracking_number"] = tracking_number or f"YT{number}"
-        if reason:
-            update["cancel_reason"] = reason
-        self.orders[number] = order.model_copy(update=update)
-        return self.orders[number]
-
-
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def _created_within(order: SunskyOrder, start: date, end: date) -> bool:
-    created = order.gmt_created
-    return created is None or start <= created.date() <= end
 
 
 def _fakes_satisfy_their_ports() -> None:

@@ -14,8 +14,8 @@ def store() -> FakeStore:
 
 
 @pytest.fixture
-def sunsky() -> FakeSunsky:
-    return FakeSunsky()
+def sunsky(clock: Clock) -> FakeSunsky:
+    return FakeSunsky(clock=clock)
 
 
 @pytest.fixture
