@@ -142,7 +142,7 @@ function sunsky_dropship_invoice_tab($invoice)
 
 function sunsky_dropship_activate()
 {
-    require_once __DIR__ . '/install.php';
+    require __DIR__ . '/install.php';
 }
 
 function sunsky_dropship_deactivate()
@@ -152,5 +152,5 @@ function sunsky_dropship_deactivate()
 
 function sunsky_dropship_uninstall()
 {
-    require_once __DIR__ . '/uninstall.php';
+    require __DIR__ . '/uninstall.php';
 }

@@ -101,14 +101,19 @@ final class StubPerfex
         hooks()->do_action('activate_' . self::MODULE . '_module');
     }
 
-    /** A fresh request on an empty database: core rows gone, module tables dropped, no module object. */
+    /**
+     * A fresh request on an empty database: no rows but the countries, no module object. (Rows are
+     * deleted rather than tables dropped: DDL makes every test ten times slower.)
+     */
     public static function reset(): void
     {
-        foreach (['options', 'contacts', 'customfields', 'customfieldsvalues', 'notes', 'emailtemplates',
-            'activity_log', 'stub_invoices', 'stub_sent_emails'] as $table) {
-            self::$db->query('TRUNCATE TABLE `tbl' . $table . '`');
+        $tables = ['options', 'contacts', 'customfields', 'customfieldsvalues', 'notes', 'emailtemplates',
+            'activity_log', 'stub_invoices', 'stub_sent_emails'];
+        foreach (array_merge($tables, \SunskyDropship\Schema::TABLES) as $table) {
+            if (self::$db->table_exists('tbl' . $table)) {
+                self::$db->query('DELETE FROM `tbl' . $table . '`');
+            }
         }
-        \SunskyDropship\Schema::uninstall(self::$db, 'tbl');
         self::$staffId = false;
         self::$ci = new StubCI(self::$db);
     }
