@@ -41,8 +41,8 @@ final class StubFixtures
     }
 
     /**
-     * Stores a fixture where the stubs read it. With $id the invoice is renumbered (its items get
-     * ids $id*100+n), so one fixture can stand for many invoices.
+     * Stores a fixture where the stubs read it. With $id the invoice gets that id and number (its
+     * items ids $id*100+n), so one fixture can stand for many invoices.
      *
      * @return int the invoice id
      */
@@ -96,6 +96,10 @@ final class StubFixtures
     {
         $renamed = [];
         $invoice['id'] = (string) $id;
+        if ((string) $invoice['number'] !== (string) Invoices_model::STATUS_DRAFT_NUMBER) {
+            $invoice['number'] = (string) $id;
+            $invoice['formatted_number'] = $invoice['prefix'] . str_pad((string) $id, 6, '0', STR_PAD_LEFT);
+        }
         foreach ($invoice['items'] as $n => $item) {
             $newId = (string) ($id * 100 + $n + 1);
             if (isset($fields[$item['id']])) {
