@@ -135,6 +135,38 @@ final class OutboxRelayTest extends ModuleTestCase
         $this->assertSame([Outbox::SENT, Outbox::SENT], array_column($this->outbox(), 'status'));
     }
 
+    public function testACronRunStopsTryingOnceTheServiceIsClearlyDown(): void
+    {
+        for ($id = 1; $id <= 5; $id++) {
+            $this->invoice('contract_example', 100 + $id);
+            hooks()->do_action('invoice_status_changed', ['invoice_id' => 100 + $id, 'status' => '2']);
+        }
+        $this->clock->advance(OutboxRelay::INLINE_GRACE_SECONDS);
+        for ($i = 0; $i < 5; $i++) {
+            $this->transport->willFail();
+        }
+
+        hooks()->do_action('after_cron_run', false);
+
+        $this->assertCount(OutboxRelay::CRON_GIVE_UP_AFTER, $this->transport->requests);
+        $this->assertSame(['1', '1', '1', '0', '0'], array_column($this->outbox(), 'attempts'));
+    }
+
+    public function testDeliveredEventsAreDeletedAfterThirtyDays(): void
+    {
+        $this->payInvoice();
+        $this->afterResponse();
+        $this->invoice('unpaid_new');
+        $this->clock->advance(29 * 86400);
+        hooks()->do_action('after_invoice_added', 43);
+        $this->afterResponse();
+
+        $this->clock->advance(86400 + 1);
+        hooks()->do_action('after_cron_run', false);
+
+        $this->assertSame(['invoice.created'], array_column($this->outbox(), 'event_type'));
+    }
+
     public function testWithoutSettingsEventsWaitInsteadOfBeingDropped(): void
     {
         update_option('sunsky_dropship_ingest_url', '');

@@ -15,6 +15,8 @@ final class Module
 {
     /** a paid event still waiting for its invoice's items is built by cron after this long */
     private const AWAITING_ITEMS_SECONDS = 600;
+    /** delivered events are kept this long (the invoice's SUNSKY tab shows the latest one) */
+    private const KEEP_SENT_SECONDS = 30 * 86400;
 
     /** @var PerfexRuntime */
     private $perfex;
@@ -128,6 +130,7 @@ final class Module
     /** @return array<string, int> after_cron_run: what the retry pass did */
     public function cron(): array
     {
+        $this->outbox->pruneSent(($this->now)() - self::KEEP_SENT_SECONDS);
         $cutoff = ($this->now)() - self::AWAITING_ITEMS_SECONDS;
         foreach ($this->outbox->awaitingItems(null, $cutoff) as $row) {
             $invoice = $this->perfex->invoice((int) $row['invoice_id']);

@@ -148,6 +148,14 @@ final class Outbox
         return (int) $this->db->affected_rows();
     }
 
+    /** Deletes delivered events sent before $before: their bodies hold customer data. */
+    public function pruneSent(int $before): int
+    {
+        $this->db->where('status', self::SENT)->where('sent_at <', self::utc($before))->delete($this->table);
+
+        return (int) $this->db->affected_rows();
+    }
+
     /** @return array<string, int> */
     public function countsByStatus(): array
     {

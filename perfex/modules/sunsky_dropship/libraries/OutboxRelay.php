@@ -32,6 +32,8 @@ final class OutboxRelay
     public const BACKOFF_CAP_SECONDS = 21600;
     public const LEASE_SECONDS = 60;
     public const CRON_BATCH = 50;
+    /** a cron run stops after this many deliveries in a row found the service down */
+    public const CRON_GIVE_UP_AFTER = 3;
 
     private const EVENTS_PATH = '/v1/events';
     private const USER_AGENT = 'sunsky-dropship-perfex/1.0.0';
@@ -73,13 +75,25 @@ final class OutboxRelay
         }
     }
 
-    /** @return array<string, int> how many rows were sent, left for a retry, refused */
+    /**
+     * Cron's pass over the rows that are due, oldest first. When the service is down, it stops
+     * after a few attempts instead of spending a timeout on every row; the rest stay due.
+     *
+     * @return array<string, int> how many rows were sent, left for a retry, refused
+     */
     public function retryDue(int $limit = self::CRON_BATCH): array
     {
         $summary = [self::SENT => 0, self::RETRY => 0, self::FAILED => 0];
+        $downInARow = 0;
         foreach ($this->outbox->due($limit) as $row) {
-            if ($this->outbox->lease($row['event_uid'], ($this->now)() + self::LEASE_SECONDS)) {
-                $summary[$this->attempt($row)]++;
+            if (!$this->outbox->lease($row['event_uid'], ($this->now)() + self::LEASE_SECONDS)) {
+                continue;
+            }
+            $outcome = $this->attempt($row);
+            $summary[$outcome]++;
+            $downInARow = $outcome === self::RETRY ? $downInARow + 1 : 0;
+            if ($downInARow >= self::CRON_GIVE_UP_AFTER) {
+                break;
             }
         }
 
