@@ -46,6 +46,12 @@ if PHP is None:
                 allow_module_level=True)
 
 
+def signature(msg_id: str, timestamp: str, body: bytes) -> str:
+    key = base64.b64decode(SECRET.removeprefix("whsec_"))
+    mac = hmac.new(key, f"{msg_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(mac).decode()
+
+
 def php(script: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     return subprocess.run([PHP or "php", str(BIN / script), *args], capture_output=True,
                           text=True, timeout=60, check=check)
@@ -104,9 +110,8 @@ class Ingest(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["content-length"]))
         msg_id, timestamp = self.headers["webhook-id"], self.headers["webhook-timestamp"]
-        key = base64.b64decode(SECRET.removeprefix("whsec_"))
-        mac = hmac.new(key, f"{msg_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
-        valid = any(hmac.compare_digest(sig, "v1," + base64.b64encode(mac).decode())
+        expected = signature(msg_id, timestamp, body)
+        valid = any(hmac.compare_digest(sig, expected)
                     for sig in self.headers["webhook-signature"].split())
         fresh = abs(time.time() - int(timestamp)) <= 300
         Ingest.received.append({"path": self.path, "id": msg_id, "body": body.decode(),
@@ -192,11 +197,9 @@ def router(database: str) -> Iterator[str]:
 def post_signed(url: str, message: dict[str, Any], msg_id: str) -> tuple[int, dict[str, Any]]:
     body = json.dumps(message).encode()
     timestamp = str(int(time.time()))
-    key = base64.b64decode(SECRET.removeprefix("whsec_"))
-    mac = hmac.new(key, f"{msg_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
     request = urllib.request.Request(url + "/sunsky_dropship/webhook", body, {
         "content-type": "application/json", "webhook-id": msg_id, "webhook-timestamp": timestamp,
-        "webhook-signature": "v1," + base64.b64encode(mac).decode()})
+        "webhook-signature": signature(msg_id, timestamp, body)})
     try:
         with urllib.request.urlopen(request, timeout=10) as answer:
             return answer.status, json.loads(answer.read())

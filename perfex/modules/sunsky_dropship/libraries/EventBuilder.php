@@ -44,7 +44,7 @@ final class EventBuilder
                 'base_url' => $this->perfex->baseUrl(),
             ],
             'data' => [
-                'invoice' => $this->invoice($invoice),
+                'invoice' => $this->invoice($invoice, $this->skuField()),
                 'client' => $this->client($invoice),
                 'primary_contact' => $this->primaryContact($invoice),
                 'payment' => $eventType === self::PAID ? $this->payment($invoice) : null,
@@ -65,7 +65,7 @@ final class EventBuilder
      * @param object $invoice
      * @return array<string, mixed>
      */
-    private function invoice($invoice): array
+    private function invoice($invoice, string $skuField): array
     {
         $currency = ['id' => self::text($invoice->currency ?? null)];
         if (isset($invoice->currency_name)) {  // the ISO code, joined in by get(); "USD" when absent
@@ -91,8 +91,8 @@ final class EventBuilder
             'include_shipping' => self::text($invoice->include_shipping ?? '0'),
             'billing' => $this->address($invoice, 'billing'),
             'shipping' => self::flag($invoice->include_shipping ?? '0') ? $this->address($invoice, 'shipping') : null,
-            'items' => array_map(function ($item) {
-                return $this->item($item);
+            'items' => array_map(function ($item) use ($skuField) {
+                return $this->item($item, $skuField);
             }, array_values((array) ($invoice->items ?? []))),
         ];
     }
@@ -101,10 +101,10 @@ final class EventBuilder
      * @param array<string, mixed>|object $item a tblitemable row
      * @return array<string, mixed>
      */
-    private function item($item): array
+    private function item($item, string $skuField): array
     {
         $item = (array) $item;
-        $sku = $this->perfex->itemCustomField((int) $item['id'], $this->skuField());
+        $sku = $this->perfex->itemCustomField((int) $item['id'], $skuField);
 
         return [
             'id' => self::text($item['id']),
