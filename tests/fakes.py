@@ -8,12 +8,13 @@ by ``tests/integration/test_sunsky_port_contract.py``.
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any
+from typing import Any, cast
+
+import asyncpg
 
 from shared.db.repository import (
     AUTO_PLACE,
@@ -33,6 +34,7 @@ from shared.db.repository import (
 from shared.domain.order import Order, OrderStatus, StatusChange, site_number_for
 from shared.sunsky.port import Sunsky
 from tests.fake_sunsky import BR, GB, PRICES, US, FakeSunsky  # noqa: F401 (re-exported)
+from tests.fake_tx import FakeTx, LockTable
 
 
 @dataclass
@@ -53,30 +55,53 @@ class FakeStore:
     synced_at: dict[int, datetime] = field(default_factory=dict)
     # order id -> when the tracker last tried to read it alone from SUNSKY
     tried_at: dict[int, datetime] = field(default_factory=dict)
+    # the locks open units of work hold (shared by every snapshot of the store)
+    locks: LockTable = field(default_factory=LockTable, compare=False, repr=False)
 
     def messages(self, topic_suffix: str) -> list[bytes]:
         return [value for topic, _, value, _ in self.outbox if topic.endswith(topic_suffix)]
 
 
 class FakeOrderRepository:
-    def __init__(self, store: FakeStore) -> None:
-        self.store = store
+    """Reads see the unit of work's snapshot; ``for_update`` waits for the row lock and reads
+    the latest committed row, like PostgreSQL (tests/fake_tx.py)."""
+
+    def __init__(self, tx: FakeTx) -> None:
+        self.tx, self.store = tx, cast(FakeStore, tx.work)
+
+    async def _locked(self, order: Order | None, for_update: bool) -> Order | None:
+        if order is None or not for_update:
+            return order
+        assert order.id is not None
+        await self.tx.lock_row("orders", order.id)
+        return self.store.orders.get(order.id)
 
     async def get(self, order_id: int, *, for_update: bool = False) -> Order | None:
-        return self.store.orders.get(order_id)
+        return await self._locked(self.store.orders.get(order_id), for_update)
 
     async def get_by_invoice(self, invoice_id: str, *, for_update: bool = False) -> Order | None:
-        return next((o for o in self.store.orders.values() if o.invoice_id == invoice_id), None)
+        found = next((o for o in self.store.orders.values() if o.invoice_id == invoice_id), None)
+        return await self._locked(found, for_update)
 
     async def get_by_sunsky_number(self, number: str, *,
                                    for_update: bool = False) -> Order | None:
-        return next((o for o in self.store.orders.values()
-                     if o.sunsky is not None and o.sunsky.number == number), None)
+        found = next((o for o in self.store.orders.values()
+                      if o.sunsky is not None and o.sunsky.number == number), None)
+        return await self._locked(found, for_update)
 
     async def add(self, order: Order) -> Order:
-        if await self.get_by_invoice(order.invoice_id) is not None:
-            raise ValueError(f"duplicate invoice {order.invoice_id}")
-        order_id, self.store.next_id = self.store.next_id, self.store.next_id + 1
+        # The unique index on invoice_id: a concurrent insert waits for the other transaction,
+        # then conflicts if it committed (PostgreSQL raises UniqueViolationError, the error
+        # policy retries the message in place).
+        await self.tx.locks.acquire(("invoice", order.invoice_id), self.tx.owner)
+        committed = self.tx.committed.orders.values()
+        if any(o.invoice_id == order.invoice_id for o in [*committed,
+                                                         *self.store.orders.values()]):
+            raise asyncpg.UniqueViolationError(f"duplicate invoice {order.invoice_id}")
+        # ids come from a sequence: never rolled back, never handed out twice
+        order_id = self.tx.committed.next_id
+        self.tx.committed.next_id += 1
+        self.tx.snapshot.next_id = self.store.next_id = self.tx.committed.next_id
         saved = replace(order, id=order_id, site_number=site_number_for(order_id,
                                                                        order.invoice_id))
         return await self.save(saved, items=True)
@@ -100,21 +125,37 @@ class FakeOrderRepository:
         return [o for o in self.store.orders.values() if o.sunsky and o.sunsky.number in wanted]
 
     async def due_retries(self, now: datetime, limit: int) -> list[Order]:
-        due = [o for o in self.store.orders.values() if o.status == OrderStatus.API_FAILED
-               and o.next_attempt_at is not None and o.next_attempt_at <= now]
-        return sorted(due, key=lambda o: (o.next_attempt_at or _EPOCH, o.id or 0))[:limit]
+        return self._skip_locked(
+            lambda o: o.status == OrderStatus.API_FAILED and o.next_attempt_at is not None
+            and o.next_attempt_at <= now,
+            lambda o: (o.next_attempt_at or _EPOCH, o.id or 0), limit)
 
     async def waiting_for_balance(self, limit: int) -> list[Order]:
-        waiting = [o for o in self.store.orders.values() if o.status == OrderStatus.API_FAILED
-                   and o.last_error is not None and o.last_error.code == "BALANCE_NOT_ENOUGH"]
-        return sorted(waiting, key=lambda o: (o.first_failed_at or o.created_at or _EPOCH,
-                                              o.id or 0))[:limit]
+        return self._skip_locked(
+            lambda o: o.status == OrderStatus.API_FAILED and o.last_error is not None
+            and o.last_error.code == "BALANCE_NOT_ENOUGH",
+            lambda o: (o.first_failed_at or o.created_at or _EPOCH, o.id or 0), limit)
 
     async def stale(self, status: OrderStatus, before: datetime, limit: int) -> list[Order]:
-        found = [o for o in self.store.orders.values() if o.status == status
-                 and (o.last_swept_at is None or o.last_swept_at < before)
-                 and self.store.updated_at.get(o.id or 0, before) < before]
-        return sorted(found, key=lambda o: o.id or 0)[:limit]
+        return self._skip_locked(
+            lambda o: o.status == status and (o.last_swept_at is None or o.last_swept_at < before)
+            and self.store.updated_at.get(o.id or 0, before) < before,
+            lambda o: o.id or 0, limit)
+
+    def _skip_locked(self, matches: Callable[[Order], bool], key: Callable[[Order], Any],
+                     limit: int) -> list[Order]:
+        """``WHERE matches ORDER BY key LIMIT limit FOR UPDATE SKIP LOCKED``, on the rows as
+        committed when the statement runs: rows another unit of work holds are skipped, the
+        rest are locked for this one."""
+        for order_id in list(self.tx.committed.orders):
+            self.tx.refresh("orders", order_id)
+        picked: list[Order] = []
+        for order in sorted(filter(matches, self.store.orders.values()), key=key):
+            if len(picked) == limit:
+                break
+            if self.tx.try_lock_row("orders", order.id):
+                picked.append(order)
+        return picked
 
 
 class FakeTrackingReads:
@@ -163,19 +204,23 @@ class FakeTrackingReads:
 
 
 class FakeOutbox:
-    def __init__(self, store: FakeStore) -> None:
-        self.store = store
+    def __init__(self, tx: FakeTx) -> None:
+        self.store = cast(FakeStore, tx.work)
 
     async def add(self, topic: str, key: str | None, value: bytes, headers: Headers = ()) -> None:
         self.store.outbox.append((topic, key, value, list(headers)))
 
 
 class FakeInbox:
-    def __init__(self, store: FakeStore) -> None:
-        self.store = store
+    def __init__(self, tx: FakeTx) -> None:
+        self.tx, self.store = tx, cast(FakeStore, tx.work)
 
     async def mark_processed(self, consumer: str, message_id: str) -> bool:
-        if (consumer, message_id) in self.store.processed:
+        # The primary key: a concurrent insert of the same id waits for the other transaction
+        # and then finds it (INSERT ... ON CONFLICT DO NOTHING).
+        key = (consumer, message_id)
+        await self.tx.locks.acquire(("processed", key), self.tx.owner)
+        if key in self.store.processed or key in self.tx.committed.processed:
             return False
         self.store.processed.add((consumer, message_id))
         return True
@@ -197,8 +242,11 @@ class FakeSettingsStore:
 
 
 class FakeLocks:
+    def __init__(self, tx: FakeTx) -> None:
+        self.tx = tx
+
     async def try_lock(self, name: str) -> bool:
-        return True
+        return self.tx.try_lock(name)
 
 
 class FakeReplays:
@@ -211,7 +259,8 @@ class FakeReplays:
 
 
 class FakeUnitOfWork:
-    """Works on a copy of the store; ``commit()`` makes the copy the store."""
+    """One transaction on a snapshot of the store; ``commit()`` merges what it changed, and
+    its locks are held until it commits or rolls back (tests/fake_tx.py)."""
 
     orders: OrderRepository
     tracking: TrackingReads
@@ -223,21 +272,27 @@ class FakeUnitOfWork:
 
     def __init__(self, store: FakeStore) -> None:
         self._committed_store = store
+        self.tx: FakeTx | None = None
 
     async def __aenter__(self) -> FakeUnitOfWork:
-        work = self._work = copy.deepcopy(self._committed_store)
-        self.orders, self.tracking = FakeOrderRepository(work), FakeTrackingReads(work)
-        self.outbox, self.inbox = FakeOutbox(work), FakeInbox(work)
-        self.settings, self.locks, self.replays = (FakeSettingsStore(work), FakeLocks(),
+        tx = self.tx = FakeTx(self._committed_store, self._committed_store.locks)
+        work = tx.work
+        self.orders, self.tracking = FakeOrderRepository(tx), FakeTrackingReads(work)
+        self.outbox, self.inbox = FakeOutbox(tx), FakeInbox(tx)
+        self.settings, self.locks, self.replays = (FakeSettingsStore(work), FakeLocks(tx),
                                                    FakeReplays(work))
         return self
 
     async def __aexit__(self, et: type[BaseException] | None, e: BaseException | None,
                         tb: TracebackType | None) -> None:
-        self._work = None  # type: ignore[assignment]
+        if self.tx is not None:
+            await self.tx.end()  # rollback: nothing merged, locks released
+            self.tx = None
 
     async def commit(self) -> None:
-        self._committed_store.__dict__.update(self._work.__dict__)
+        assert self.tx is not None, "commit() outside the unit of work"
+        await self.tx.commit()
+        self.tx = None
 
 
 def fake_uow_factory(store: FakeStore) -> Any:

@@ -3,8 +3,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
-from dataclasses import replace
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -27,11 +30,34 @@ pytestmark = [pytest.mark.integration]
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
 
+@dataclass(frozen=True)
+class Adapter:
+    uow: Callable[[], object]
+    # True while the unit of work is blocked waiting for a lock another one holds
+    waiting: Callable[[object], Awaitable[bool]]
+
+
 @pytest.fixture(params=["fake", "postgres"])
-def uow(request, db_pool):
+def adapter(request, db_pool) -> Adapter:
     if request.param == "fake":
-        return fake_uow_factory(FakeStore())
-    return lambda: PgUnitOfWork(db_pool)
+        store = FakeStore()
+
+        async def fake_waiting(unit) -> bool:
+            return unit.tx is not None and store.locks.is_waiting(unit.tx.owner)
+
+        return Adapter(fake_uow_factory(store), fake_waiting)
+
+    async def pg_waiting(unit) -> bool:
+        pid = unit._conn.get_server_pid()
+        return bool(await db_pool.fetchval(
+            "SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = $1", pid))
+
+    return Adapter(lambda: PgUnitOfWork(db_pool), pg_waiting)
+
+
+@pytest.fixture
+def uow(adapter: Adapter):
+    return adapter.uow
 
 
 def new_order(status: OrderStatus = OrderStatus.READY_TO_PLACE) -> Order:
@@ -154,3 +180,126 @@ async def test_a_fractional_quantity_is_stored_as_perfex_sent_it(uow) -> None:
     saved = await add(uow, replace(order, items=(item,)))
     async with uow() as unit:
         assert (await unit.orders.get(saved.id)).items[0].quantity == Decimal("1.50")
+
+
+# --- locks: the fake serialises like PostgreSQL where the guarantee depends on it -------------
+
+
+async def until(check: Callable[[], Awaitable[bool]], what: str, seconds: float = 10) -> None:
+    deadline = time.monotonic() + seconds
+    while not await check():
+        assert time.monotonic() < deadline, f"timed out waiting until {what}"
+        await asyncio.sleep(0.01)
+
+
+async def bump_attempts(adapter: Adapter, order_id: int, entered: asyncio.Future,
+                        seen: list[int]) -> None:
+    """A second unit of work: read-modify-write of one order under FOR UPDATE."""
+    async with adapter.uow() as unit:
+        entered.set_result(unit)
+        order = await unit.orders.get(order_id, for_update=True)
+        seen.append(order.attempts)
+        await unit.orders.save(replace(order, attempts=order.attempts + 1))
+        await unit.commit()
+
+
+async def test_for_update_waits_for_the_holder_then_reads_its_commit(adapter: Adapter) -> None:
+    saved = await add(adapter.uow, new_order())
+    seen: list[int] = []
+    async with adapter.uow() as first:
+        order = await first.orders.get(saved.id, for_update=True)
+        entered = asyncio.get_running_loop().create_future()
+        second = asyncio.create_task(bump_attempts(adapter, saved.id, entered, seen))
+        other = await entered
+        await until(lambda: adapter.waiting(other), "the second unit waits for the row lock")
+        assert seen == []  # it has not read the row while the first one holds it
+        await first.orders.save(replace(order, attempts=order.attempts + 1))
+        await first.commit()
+    await second
+    assert seen == [1]  # the committed version, not the one before it: no lost update
+    async with adapter.uow() as unit:
+        assert (await unit.orders.get(saved.id)).attempts == 2
+
+
+async def test_a_rolled_back_holder_lets_the_waiter_read_the_old_row(adapter: Adapter) -> None:
+    saved = await add(adapter.uow, new_order())
+    seen: list[int] = []
+    async with adapter.uow() as first:
+        order = await first.orders.get_by_invoice(saved.invoice_id, for_update=True)
+        entered = asyncio.get_running_loop().create_future()
+        second = asyncio.create_task(bump_attempts(adapter, saved.id, entered, seen))
+        other = await entered
+        await until(lambda: adapter.waiting(other), "the second unit waits for the row lock")
+        await first.orders.save(replace(order, attempts=41))  # never committed
+    await second
+    assert seen == [0]
+
+
+async def test_concurrent_commits_to_other_orders_are_all_kept(adapter: Adapter) -> None:
+    one, two = await add(adapter.uow, new_order()), await add(adapter.uow, new_order())
+    async with adapter.uow() as first, adapter.uow() as second:
+        a = await first.orders.get(one.id, for_update=True)
+        b = await second.orders.get(two.id, for_update=True)
+        await first.orders.save(replace(a, attempts=5))
+        await second.orders.save(replace(b, attempts=7))
+        await first.commit()
+        await second.commit()
+    async with adapter.uow() as unit:
+        assert (await unit.orders.get(one.id)).attempts == 5
+        assert (await unit.orders.get(two.id)).attempts == 7
+
+
+async def due_order(adapter: Adapter) -> Order:
+    saved = await add(adapter.uow, new_order())
+    error = OrderError("SERVER_ERROR", "transient", "HTTP 500", "retry later", NOW)
+    failed = replace(saved.fail(error, actor="t"), next_attempt_at=NOW - timedelta(days=3650))
+    async with adapter.uow() as unit:
+        await unit.orders.save(failed)
+        await unit.commit()
+    return failed
+
+
+async def test_skip_locked_passes_over_rows_another_unit_holds(adapter: Adapter) -> None:
+    held, free = await due_order(adapter), await due_order(adapter)
+    async with adapter.uow() as first:
+        await first.orders.get(held.id, for_update=True)
+        async with adapter.uow() as second:
+            ids = {o.id for o in await second.orders.due_retries(NOW, limit=10_000)}
+            assert free.id in ids and held.id not in ids
+            async with adapter.uow() as third:  # what the second one picked is locked now
+                again = {o.id for o in await third.orders.due_retries(NOW, limit=10_000)}
+                assert free.id not in again and held.id not in again
+    async with adapter.uow() as later:
+        ids = {o.id for o in await later.orders.due_retries(NOW, limit=10_000)}
+        assert {held.id, free.id} <= ids
+
+
+async def test_an_advisory_lock_is_held_until_the_unit_of_work_ends(adapter: Adapter) -> None:
+    name = f"sweep-{uuid.uuid4().hex[:8]}"
+    async with adapter.uow() as first:
+        assert await first.locks.try_lock(name)
+        async with adapter.uow() as second:
+            assert not await second.locks.try_lock(name)
+    async with adapter.uow() as third:
+        assert await third.locks.try_lock(name)
+
+
+async def test_the_same_event_in_two_units_of_work_is_processed_once(adapter: Adapter) -> None:
+    message_id = uuid.uuid4().hex
+    results: list[bool] = []
+
+    async def duplicate(entered: asyncio.Future) -> None:
+        async with adapter.uow() as unit:
+            entered.set_result(unit)
+            results.append(await unit.inbox.mark_processed("c", message_id))
+            await unit.commit()
+
+    async with adapter.uow() as first:
+        assert await first.inbox.mark_processed("c", message_id)
+        entered = asyncio.get_running_loop().create_future()
+        task = asyncio.create_task(duplicate(entered))
+        other = await entered
+        await until(lambda: adapter.waiting(other), "the duplicate waits for the first")
+        await first.commit()
+    await task
+    assert results == [False]
