@@ -87,6 +87,9 @@ class Settings(BaseSettings):
     # After an unknown createOrder outcome, wait this long after the attempt started before
     # asking SUNSKY whether the order exists (a slow request may still land).
     placing_settle_seconds: float = Field(default=30.0, ge=0)
+    # A line quantity above this puts the order in API Failed (QUANTITY_TOO_LARGE) instead of
+    # sending it to SUNSKY: far more likely a typo than an order.
+    max_line_quantity: int = Field(default=10_000, ge=1)
 
     # --- failures: retries, sweeps, replay (issue 4) ----------------------------------------
     retry_first_delay_seconds: float = Field(default=5.0, gt=0)
