@@ -13,6 +13,7 @@ services' shared steps and the domain (``shared.lifecycle``, ``shared.domain``) 
 ``orders``              list, details, place, retry, edit the address
 ``tracking``            "Refresh from Sunsky"
 ``replay``              replay ``order.api_failed`` or a dead-letter topic
+``outbox``              parked outgoing messages: list them, re-send them
 ``shop``                settings (auto-place, shipping-way policy), SUNSKY balance
 ``context``             ``AdminContext`` and ``admin_context(settings)``
 ======================  =========================================================

@@ -70,6 +70,15 @@ class Settings(BaseSettings):
     # out, so each hop would cost that much). See shared/messaging/faust_transport.py.
     kafka_fetch_max_wait_ms: int = Field(default=100, ge=1, le=1500)
     state_dir: str = Field(default=".dropship", description="local data: embedded PG, Faust state")
+    # Every service re-creates missing lifecycle topics this often (and when a publish failed).
+    topic_check_seconds: float = Field(default=30.0, gt=0)
+    # Failed publications of one outbox row before it is parked for a person.
+    outbox_max_attempts: int = Field(default=10, ge=1)
+    # Sent outbox rows and processed message ids older than this are deleted, in batches of
+    # HOUSEKEEPING_BATCH rows, every HOUSEKEEPING_INTERVAL_SECONDS (by one service at a time).
+    housekeeping_retention_days: float = Field(default=7.0, gt=0)
+    housekeeping_interval_seconds: float = Field(default=3600.0, gt=0)
+    housekeeping_batch: int = Field(default=1000, ge=1)
 
     # --- SUNSKY ---------------------------------------------------------------------------
     sunsky_base_url: str = Field(default="https://open.sunsky-online.com")

@@ -126,6 +126,7 @@ def merge(committed: Any, snapshot: Any, work: Any) -> None:
         if isinstance(after, list):
             target.extend(after[len(before):])
         elif isinstance(after, set):
+            target.difference_update(before - after)
             target.update(after - before)
         elif isinstance(after, dict):
             _merge_dict(target, before, after)

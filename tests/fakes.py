@@ -25,6 +25,8 @@ from shared.db.repository import (
     OrderFilter,
     OrderRepository,
     Outbox,
+    OutboxRow,
+    ParkedRow,
     ReplayRecord,
     Replays,
     SettingsStore,
@@ -32,9 +34,29 @@ from shared.db.repository import (
     UnitOfWork,
 )
 from shared.domain.order import Order, OrderStatus, StatusChange, site_number_for
+from shared.messaging.publisher import Publisher
 from shared.sunsky.port import Sunsky
 from tests.fake_sunsky import BR, GB, PRICES, US, FakeSunsky  # noqa: F401 (re-exported)
 from tests.fake_tx import FakeTx, LockTable
+
+
+@dataclass(frozen=True)
+class OutboxState:
+    created_at: datetime
+    published_at: datetime | None = None
+    attempts: int = 0
+    last_error: str | None = None
+    retry_at: datetime | None = None
+    parked_at: datetime | None = None
+
+    @property
+    def unsent(self) -> bool:
+        return self.published_at is None
+
+    def blocks(self, now: datetime) -> bool:
+        """Holds back the unsent rows of its key behind it (parked, or not due yet)."""
+        return self.unsent and (self.parked_at is not None
+                                or (self.retry_at is not None and self.retry_at > now))
 
 
 @dataclass
@@ -45,8 +67,14 @@ class FakeStore:
     processed: set[tuple[str, str]] = field(default_factory=set)
     settings: dict[str, Any] = field(default_factory=lambda: {
         AUTO_PLACE: True, SHIPPING_WAY_POLICY: {"mode": "cheapest"}})
+    # every message ever queued, in the order written (what tests read); ``outbox_rows`` is the
+    # table: the state of each row still there (pruned rows are gone from it)
     outbox: list[tuple[str, str | None, bytes, list[tuple[str, bytes]]]] = field(
         default_factory=list)
+    outbox_ids: list[int] = field(default_factory=list)
+    outbox_rows: dict[int, OutboxState] = field(default_factory=dict)
+    next_outbox_id: int = 1
+    processed_at: dict[tuple[str, str], datetime] = field(default_factory=dict)
     next_id: int = 1
     replays: list[ReplayRecord] = field(default_factory=list)
     # order id -> when it was last saved; tests set it to age orders for the sweeps
@@ -204,11 +232,84 @@ class FakeTrackingReads:
 
 
 class FakeOutbox:
+    """The outbox table, with the relay's queue rules of ``PgOutbox`` (tests/fake_tx.py)."""
+
     def __init__(self, tx: FakeTx) -> None:
-        self.store = cast(FakeStore, tx.work)
+        self.tx, self.store = tx, cast(FakeStore, tx.work)
 
     async def add(self, topic: str, key: str | None, value: bytes, headers: Headers = ()) -> None:
+        row_id = self.tx.committed.next_outbox_id  # a sequence, like bigserial
+        self.tx.committed.next_outbox_id += 1
+        self.tx.snapshot.next_outbox_id = self.store.next_outbox_id = row_id + 1
         self.store.outbox.append((topic, key, value, list(headers)))
+        self.store.outbox_ids.append(row_id)
+        self.store.outbox_rows[row_id] = OutboxState(created_at=datetime.now(UTC))
+
+    def _row(self, row_id: int) -> OutboxRow:
+        topic, key, value, headers = self.store.outbox[self.store.outbox_ids.index(row_id)]
+        state = self.store.outbox_rows[row_id]
+        return OutboxRow(row_id, topic, key, value, tuple(headers), state.created_at,
+                         state.attempts, state.last_error, state.parked_at)
+
+    def _unsent(self) -> list[OutboxRow]:
+        for row_id in list(self.tx.committed.outbox_rows):
+            self.tx.refresh("outbox_rows", row_id)
+        return [self._row(i) for i in sorted(self.store.outbox_rows)
+                if self.store.outbox_rows[i].unsent]
+
+    async def pending(self, now: datetime, limit: int) -> list[OutboxRow]:
+        blocked_keys: set[str] = set()
+        picked: list[OutboxRow] = []
+        rows = self._unsent()
+        for row in rows:
+            state = self.store.outbox_rows[row.id]
+            if row.key in blocked_keys:
+                continue
+            if state.blocks(now):
+                if row.key is not None:
+                    blocked_keys.add(row.key)
+                continue
+            if len(picked) < limit and self.tx.try_lock_row("outbox_rows", row.id):
+                picked.append(self._row(row.id))
+        return picked
+
+    async def mark_sent(self, row_ids: Collection[int], at: datetime) -> None:
+        for row_id in row_ids:
+            rows = self.store.outbox_rows
+            rows[row_id] = replace(rows[row_id], published_at=at, retry_at=None)
+
+    async def record_failure(self, row_id: int, error: str, *, retry_at: datetime | None,
+                             parked_at: datetime | None) -> None:
+        state = self.store.outbox_rows[row_id]
+        self.store.outbox_rows[row_id] = replace(
+            state, attempts=state.attempts + 1, last_error=error[:2000], retry_at=retry_at,
+            parked_at=parked_at)
+
+    async def parked(self, limit: int) -> list[ParkedRow]:
+        unsent = self._unsent()
+        parked = [r for r in unsent if r.parked_at is not None][:limit]
+        return [ParkedRow(r, sum(1 for w in unsent if w.key == r.key and w.key is not None
+                                 and w.id > r.id)) for r in parked]
+
+    async def unpark(self, row_ids: Collection[int] | None) -> list[int]:
+        released = [r.id for r in self._unsent() if r.parked_at is not None
+                    and (row_ids is None or r.id in row_ids)]
+        for row_id in released:
+            rows = self.store.outbox_rows
+            rows[row_id] = replace(rows[row_id], parked_at=None, retry_at=None, attempts=0)
+        return released
+
+    async def count_unsent(self) -> tuple[int, int]:
+        unsent = self._unsent()
+        return len(unsent), sum(1 for r in unsent if r.parked_at is not None)
+
+    async def prune_sent(self, before: datetime, limit: int) -> int:
+        rows = self.store.outbox_rows
+        old = sorted((s.published_at, i) for i, s in rows.items()
+                     if s.published_at is not None and s.published_at < before)[:limit]
+        for _, row_id in old:
+            del rows[row_id]
+        return len(old)
 
 
 class FakeInbox:
@@ -223,11 +324,19 @@ class FakeInbox:
         if key in self.store.processed or key in self.tx.committed.processed:
             return False
         self.store.processed.add((consumer, message_id))
+        self.store.processed_at[key] = datetime.now(UTC)
         return True
 
     async def record_ignored(self, invoice_id: str, event_id: str, event_type: str,
                              reason: str) -> None:
         self.store.ignored.append((invoice_id, event_id, event_type, reason))
+
+    async def prune(self, before: datetime, limit: int) -> int:
+        old = [k for k, at in self.store.processed_at.items() if at < before][:limit]
+        for key in old:
+            self.store.processed.discard(key)
+            self.store.processed_at.pop(key, None)
+        return len(old)
 
 
 class FakeSettingsStore:
@@ -307,4 +416,53 @@ def _fakes_satisfy_their_ports() -> None:
     store = FakeStore()
     sunsky: Sunsky = FakeSunsky()
     unit: UnitOfWork = FakeUnitOfWork(store)
-    del sunsky, unit
+    publisher: Publisher = FakeBroker()
+    del sunsky, unit, publisher
+
+
+class FakeBroker:
+    """The ``Publisher`` port in memory (faststream's FakeProducer, STYLE.md point 7): what was
+    published, in order; ``down`` refuses everything like an unreachable broker, ``missing``
+    topics fail like Kafka with auto-create off, and records over ``max_bytes`` are too large
+    (aiokafka's max_request_size)."""
+
+    def __init__(self, *, max_bytes: int = 1_048_576) -> None:
+        self.published: list[tuple[str, str | None, bytes, list[tuple[str, bytes]]]] = []
+        self.down = False
+        self.missing: set[str] = set()
+        self.healed: list[set[str]] = []
+        self.max_bytes = max_bytes
+
+    async def publish(self, topic: str, key: str | None, value: bytes,
+                      headers: Headers = ()) -> None:
+        from aiokafka.errors import (
+            KafkaConnectionError,
+            KafkaTimeoutError,
+            MessageSizeTooLargeError,
+        )
+
+        if self.down:
+            raise KafkaConnectionError("fake broker is down")
+        if topic in self.missing:
+            raise KafkaTimeoutError(f"no metadata for {topic}")  # what aiokafka raises
+        if len(value) > self.max_bytes:
+            raise MessageSizeTooLargeError(f"{len(value)} bytes")
+        self.published.append((topic, key, value, list(headers)))
+
+    async def publish_many(self, records: Sequence[tuple[str, str | None, bytes, Headers]]) -> None:
+        for topic, key, value, headers in records:
+            await self.publish(topic, key, value, headers)
+
+    async def heal(self, topics: Collection[str]) -> list[str]:
+        """A topic keeper on this broker: re-creates missing topics, fails while it is down."""
+        from shared.messaging.topics import BrokerUnavailable
+
+        if self.down:
+            raise BrokerUnavailable("fake broker is down")
+        created = sorted(self.missing & set(topics))
+        self.missing -= set(created)
+        self.healed.append(set(topics))
+        return created
+
+    def values(self, topic: str | None = None) -> list[bytes]:
+        return [v for t, _, v, _ in self.published if topic in (None, t)]

@@ -72,6 +72,8 @@ def make_app(settings: Settings, service: str, resources: Resources) -> ServiceA
         broker_heartbeat_interval=min(1.0, settings.kafka_session_timeout_seconds / 5),
         broker_commit_interval=1.0,
         producer_acks=-1,
+        # how soon a consumer sees a topic the topic keeper re-created (Kafka's default: 5 min)
+        consumer_metadata_max_age_ms=int(max(5.0, settings.topic_check_seconds) * 1000),
     )
     app.resources = resources
     app.fetch_max_wait_ms = settings.kafka_fetch_max_wait_ms

@@ -303,3 +303,123 @@ async def test_the_same_event_in_two_units_of_work_is_processed_once(adapter: Ad
         await first.commit()
     await task
     assert results == [False]
+
+
+# --- the outbox queue and housekeeping ----------------------------------------------------------
+
+
+async def queue_rows(adapter: Adapter, *rows: tuple[str, str | None]) -> list[int]:
+    """Outbox rows (topic, key), each valued with a fresh tag; returns their ids in order."""
+    tags = [uuid.uuid4().hex for _ in rows]
+    async with adapter.uow() as unit:
+        for (topic, key), tag in zip(rows, tags, strict=True):
+            await unit.outbox.add(topic, key, tag.encode(), [("message_id", tag.encode())])
+        await unit.commit()
+    async with adapter.uow() as unit:
+        found = {r.value.decode(): r.id for r in await unit.outbox.pending(NOW, 100_000)}
+    return [found[tag] for tag in tags]
+
+
+async def due_ids(adapter: Adapter, ids: list[int], now: datetime = NOW) -> list[int]:
+    async with adapter.uow() as unit:
+        return [r.id for r in await unit.outbox.pending(now, 100_000) if r.id in ids]
+
+
+async def test_outbox_rows_come_in_id_order_until_sent(adapter: Adapter) -> None:
+    k = uuid.uuid4().hex
+    ids = await queue_rows(adapter, ("t.a", k), ("t.b", k), ("t.a", None))
+    assert ids == sorted(ids) and await due_ids(adapter, ids) == ids
+    async with adapter.uow() as unit:
+        [row] = [r for r in await unit.outbox.pending(NOW, 100_000) if r.id == ids[0]]
+        await unit.outbox.mark_sent([ids[0]], NOW)
+        await unit.commit()
+    assert (row.topic, row.key, row.headers[0][0]) == ("t.a", k, "message_id")
+    assert await due_ids(adapter, ids) == ids[1:]
+
+
+async def test_a_failed_row_holds_back_its_key_until_due_and_a_parked_one_until_released(
+        adapter: Adapter) -> None:
+    k, other = uuid.uuid4().hex, uuid.uuid4().hex
+    first, behind, free = await queue_rows(adapter, ("t.a", k), ("t.b", k), ("t.a", other))
+    ids = [first, behind, free]
+    async with adapter.uow() as unit:
+        await unit.outbox.record_failure(first, "boom", retry_at=NOW + timedelta(seconds=5),
+                                         parked_at=None)
+        await unit.commit()
+    assert await due_ids(adapter, ids) == [free]
+    assert await due_ids(adapter, ids, NOW + timedelta(seconds=5)) == ids
+    async with adapter.uow() as unit:
+        await unit.outbox.record_failure(first, "boom again", retry_at=None, parked_at=NOW)
+        await unit.commit()
+    assert await due_ids(adapter, ids, NOW + timedelta(days=9)) == [free]
+    async with adapter.uow() as unit:
+        [parked] = [p for p in await unit.outbox.parked(100_000) if p.row.id == first]
+        assert await unit.outbox.unpark([free]) == []  # not parked
+        assert await unit.outbox.unpark([first]) == [first]
+        await unit.commit()
+    assert (parked.row.attempts, parked.row.last_error, parked.waiting_behind) == (
+        2, "boom again", 1)
+    assert await due_ids(adapter, ids) == ids
+    async with adapter.uow() as unit:
+        [row] = [r for r in await unit.outbox.pending(NOW, 100_000) if r.id == first]
+        assert row.attempts == 0 and row.parked_at is None
+
+
+async def test_pending_rows_another_relay_holds_are_skipped(adapter: Adapter) -> None:
+    ids = await queue_rows(adapter, ("t.a", uuid.uuid4().hex), ("t.a", uuid.uuid4().hex))
+    async with adapter.uow() as first:
+        held = [r.id for r in await first.outbox.pending(NOW, 100_000) if r.id in ids]
+        async with adapter.uow() as second:
+            assert [r.id for r in await second.outbox.pending(NOW, 100_000)
+                    if r.id in ids] == []
+    assert held == ids
+
+
+async def test_unsent_and_parked_are_counted(adapter: Adapter) -> None:
+    async with adapter.uow() as unit:
+        before = await unit.outbox.count_unsent()
+    ids = await queue_rows(adapter, ("t.a", uuid.uuid4().hex), ("t.a", uuid.uuid4().hex))
+    async with adapter.uow() as unit:
+        await unit.outbox.record_failure(ids[0], "x", retry_at=None, parked_at=NOW)
+        await unit.commit()
+    async with adapter.uow() as unit:
+        unsent, parked = await unit.outbox.count_unsent()
+    assert (unsent - before[0], parked - before[1]) == (2, 1)
+
+
+async def test_prune_deletes_only_old_sent_rows_in_bounded_batches(adapter: Adapter) -> None:
+    ids = await queue_rows(adapter, *[("t.a", uuid.uuid4().hex) for _ in range(5)])
+    old = NOW - timedelta(days=30)
+    async with adapter.uow() as unit:
+        await unit.outbox.mark_sent(ids[:3], old)
+        await unit.outbox.mark_sent(ids[3:4], NOW)  # sent, but recently
+        await unit.commit()
+    async with adapter.uow() as unit:
+        first = await unit.outbox.prune_sent(NOW - timedelta(days=7), limit=2)
+        await unit.commit()
+    async with adapter.uow() as unit:
+        rest = await unit.outbox.prune_sent(NOW - timedelta(days=7), limit=1000)
+        await unit.commit()
+    assert first == 2 and rest >= 1
+    async with adapter.uow() as unit:
+        assert await unit.outbox.prune_sent(NOW - timedelta(days=7), limit=1000) == 0
+        assert [r.id for r in await unit.outbox.pending(NOW, 100_000) if r.id in ids] == [ids[4]]
+
+
+async def test_prune_forgets_processed_ids_older_than_the_cutoff(adapter: Adapter) -> None:
+    message_id = uuid.uuid4().hex
+    async with adapter.uow() as unit:
+        assert await unit.inbox.mark_processed("c", message_id)
+        await unit.commit()
+    async with adapter.uow() as unit:
+        assert await unit.inbox.prune(datetime.now(UTC) - timedelta(days=7), limit=1000) == 0
+        await unit.commit()
+    async with adapter.uow() as unit:
+        assert not await unit.inbox.mark_processed("c", message_id)  # still remembered
+    async with adapter.uow() as unit:
+        for _ in range(1000):  # bounded batches until nothing old is left
+            if not await unit.inbox.prune(datetime.now(UTC) + timedelta(seconds=1), limit=1000):
+                break
+        await unit.commit()
+    async with adapter.uow() as unit:
+        assert await unit.inbox.mark_processed("c", message_id)  # forgotten

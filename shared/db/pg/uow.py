@@ -12,7 +12,8 @@ from typing import Any
 import asyncpg
 
 from shared.db.pg.orders import PgOrderRepository
-from shared.db.pg.records import PgInbox, PgLocks, PgOutbox, PgReplays, PgSettingsStore
+from shared.db.pg.outbox import PgOutbox
+from shared.db.pg.records import PgInbox, PgLocks, PgReplays, PgSettingsStore
 from shared.db.pg.tracking import PgTrackingReads
 from shared.db.repository import (
     Inbox,
