@@ -128,7 +128,7 @@ async def test_admin_fixes_a_bad_address_then_retries(pipeline_factory) -> None:
     await pipeline.eventually(placed, what="placed after the fix")
     again = await run_cli(pipeline, "orders", "retry", str(order_id))
     assert "skipped, it is Placed" in again
-    await asyncio.sleep(1)
+    await pipeline.consumed("placer", "order.ready")  # every order.ready handled, none pending
     assert len(await pipeline.sunsky_requests(CREATE)) == 1
 
 
@@ -170,9 +170,11 @@ async def test_replaying_failed_orders_twice_places_nothing_twice(pipeline_facto
 
     await pipeline.eventually(all_failed, what="all waiting for money")
     await pipeline.sandbox_post("/_sandbox/balance", {"set": "500.00"})
+    queued = await pipeline.pool.fetchval("SELECT count(*) FROM outbox")
     dry = await run_cli(pipeline, "replay", "--topic", "order.api_failed", "--dry-run")
     assert "replayed 3" in dry
-    await asyncio.sleep(2)
+    # the dry run has finished: it queued nothing that could reach the placer later
+    assert await pipeline.pool.fetchval("SELECT count(*) FROM outbox") == queued
     assert set((await pipeline.statuses()).values()) == {"api_failed"}
     assert await pipeline.sunsky_requests(CREATE) == []
 
@@ -181,7 +183,7 @@ async def test_replaying_failed_orders_twice_places_nothing_twice(pipeline_facto
     await pipeline.eventually(lambda: placed_count(pipeline, 3), what="replayed orders placed")
     second = await run_cli(pipeline, "replay", "--topic", "order.api_failed")
     assert "replayed 0" in second and "3 already placed" in second
-    await asyncio.sleep(1)
+    await pipeline.consumed("placer", "order.ready")
     assert len(await pipeline.sunsky_requests(CREATE)) == 3
     runs = await pipeline.pool.fetch("SELECT dry_run, replayed FROM replays ORDER BY id")
     assert [(r["dry_run"], r["replayed"]) for r in runs] == [(True, 3), (False, 3), (False, 0)]
