@@ -183,6 +183,13 @@ def dev_stack_running(path: Path) -> bool:
     return True
 
 
+def url_password(url: str | None) -> str | None:
+    """The password in ``scheme://user:password@host/db``, if any."""
+    _, sep, rest = (url or "").partition("://")
+    creds = rest.rpartition("@")[0] if sep and "@" in rest else ""
+    return creds.split(":", 1)[1] if ":" in creds else None
+
+
 def redact_url(url: str) -> str:
     """Mask the password in ``scheme://user:password@host/db``."""
     scheme, sep, rest = url.partition("://")

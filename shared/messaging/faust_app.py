@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 import faust
 
+from shared.logs import install_redaction
 from shared.messaging import faust_transport
 from shared.messaging.deadletter import DeadLetters
 from shared.messaging.envelope import Envelope
@@ -129,7 +130,15 @@ def periodic(app: faust.App, interval: float, job: Callable[[], Awaitable[Any]],
     app.timer(interval, name=name)(tick)
 
 
+class Worker(faust.Worker):
+    """Faust's worker with our redaction filter on the log handlers it installs."""
+
+    def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
+        super().on_setup_root_logger(logger, level)
+        install_redaction(logger)
+
+
 def run_worker(app: faust.App, loglevel: str = "info") -> None:
     """Run the app until SIGINT/SIGTERM (blocks; owns the event loop)."""
-    worker = faust.Worker(app, loglevel=loglevel, quiet=True)
+    worker = Worker(app, loglevel=loglevel, quiet=True)
     worker.execute_from_commandline()
