@@ -48,8 +48,10 @@ class LazyGroup(click.Group):
               help="Python logging level (services and the dev stack log at INFO or LOG_LEVEL).")
 def cli(log_level: str) -> None:
     """sunsky-dropship: paid Perfex invoices in, SUNSKY orders out."""
+    from devtools.lifeline import follow_parent
     from shared.logs import configure_logging
 
+    follow_parent()  # started by `dropship dev` (or a test): stop when it is gone
     configure_logging(log_level)
     logging.getLogger(__name__).debug("dropship starting")
 

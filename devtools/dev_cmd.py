@@ -4,11 +4,17 @@ Brings up, in order: the embedded Kafka-compatible broker (unless KAFKA_BOOTSTRA
 set), PostgreSQL (DATABASE_URL, else the local server, else an embedded one), migrations and
 topics, the SUNSKY sandbox (unless SUNSKY_BASE_URL is set), then every worker service as its
 own process. Output of each is prefixed with its name.
+
+Whatever stops it, nothing it started stays behind: SIGINT (Ctrl-C), SIGTERM and SIGHUP (the
+terminal closed) stop every child and the broker; a closed output pipe (``| tee`` and Ctrl-C)
+does not cut that short; SIGKILL leaves the children to their parent-death signal
+(``devtools.lifeline``). Started in the background with SIGINT ignored, it keeps ignoring it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import sys
@@ -45,6 +51,7 @@ def dev(broker_port: int, sandbox_port: int, auto_advance: float) -> None:
     from shared.logs import configure_logging
 
     configure_logging(Settings().log_level)
+    _stop_on_signals()
     broker = None
     if "KAFKA_BOOTSTRAP_SERVERS" not in os.environ:
         broker = _start_broker(broker_port)
@@ -61,14 +68,16 @@ def dev(broker_port: int, sandbox_port: int, auto_advance: float) -> None:
         dev_file = _write_dev_settings(settings, env)
         _banner(settings, env, dev_file)
         _wait(supervisor)
+    except _Stop:
+        pass
     finally:
-        click.echo("stopping...")
+        _say("stopping...")
         dev_settings_path(settings.state_dir).unlink(missing_ok=True)
         if supervisor:
             supervisor.stop_all()
         if broker:
             broker.stop()
-        click.echo("stopped")
+        _say("stopped")
 
 
 def _start_broker(port: int) -> EmbeddedBroker:
@@ -158,21 +167,39 @@ def _banner(settings: Settings, env: dict[str, str], dev_file: Path) -> None:
         "  dropship orders list                 # watch them move",
         "Ctrl-C stops everything.", "",
     ]
-    click.echo("\n".join(lines))
+    _say("\n".join(lines))
+
+
+class _Stop(Exception):
+    """Raised in the main thread by a stop signal: unwinds into the clean-up."""
+
+
+def _stop_on_signals() -> None:
+    """SIGTERM, SIGHUP and SIGINT stop the stack; a SIGINT ignored on entry (started in the
+    background) stays ignored. Only the first signal counts: the clean-up runs once."""
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+            if signal.getsignal(sig) is on_signal:
+                signal.signal(sig, signal.SIG_IGN)
+        raise _Stop(signal.Signals(signum).name)
+
+    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+        if signal.getsignal(sig) is not signal.SIG_IGN:
+            signal.signal(sig, on_signal)
+
+
+def _say(text: str) -> None:
+    """Print, unless the terminal or pipe is gone: stopping must not fail on a closed stdout."""
+    try:
+        click.echo(text)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def _wait(supervisor: Supervisor) -> None:
-    stop = False
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        nonlocal stop
-        stop = True
-
-    signal.signal(signal.SIGTERM, on_signal)
-    try:
-        while not stop:
-            time.sleep(0.5)
-            for name in supervisor.dead():
-                fail(f"{name} exited unexpectedly; see its log above")
-    except KeyboardInterrupt:
-        pass
+    while True:
+        time.sleep(0.5)
+        for name in supervisor.dead():
+            fail(f"{name} exited unexpectedly; see its log above")

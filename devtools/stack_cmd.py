@@ -66,7 +66,9 @@ def postgres(data_dir: Path | None) -> None:
 
 
 def _wait_for_stop_signal(alive: Callable[[], bool]) -> bool:
-    """Block until SIGINT/SIGTERM (returns True) or until ``alive()`` turns false (False).
+    """Block until SIGINT/SIGTERM/SIGHUP (returns True) or until ``alive()`` turns false
+    (False). A SIGINT ignored on entry (started in the background) stays ignored; SIGKILL is
+    the child's parent-death signal's business (``devtools.lifeline``).
 
     On Ctrl-C the terminal signals the child processes too; a child that dies of it at the same
     moment is a clean stop, hence the signal wins over ``alive()``.
@@ -77,7 +79,9 @@ def _wait_for_stop_signal(alive: Callable[[], bool]) -> bool:
         logger.info("Received %s, stopping", signal.Signals(signum).name)
         stop.set()
 
-    previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous = {sig: signal.signal(sig, _on_signal)
+                for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+                if signal.getsignal(sig) is not signal.SIG_IGN}
     try:
         while alive() and not stop.wait(0.5):
             pass

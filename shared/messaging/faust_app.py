@@ -9,8 +9,11 @@ raw bytes, validated by our pydantic models, not Faust's codecs.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
+import signal
+import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, Protocol
@@ -25,6 +28,9 @@ from shared.messaging.policy import Handler, process
 from shared.settings import Settings
 
 logger = logging.getLogger(__name__)
+
+WORKER_STOP_SECONDS = 12.0  # within the 15 s operators (and dropship dev) give a worker
+EXIT_STOP_DEADLINE = 75  # EX_TEMPFAIL: stopped by the deadline, not cleanly
 
 
 class Resources(Protocol):
@@ -131,11 +137,43 @@ def periodic(app: faust.App, interval: float, job: Callable[[], Awaitable[Any]],
 
 
 class Worker(faust.Worker):
-    """Faust's worker with our redaction filter on the log handlers it installs."""
+    """Faust's worker with our redaction filter on the log handlers it installs, SIGHUP handled
+    like SIGTERM, and a hard stop deadline.
+
+    A stop signal starts a graceful stop; whatever still blocks ``WORKER_STOP_SECONDS`` later
+    (Faust committing to a broker that is gone, a producer flushing into the void) does not keep
+    the process: it exits then. Nothing is lost by it: a message is acked only once its
+    transaction committed, so what was not committed is delivered again, and outbox rows are
+    marked sent only after the broker acknowledged them.
+    """
 
     def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
         super().on_setup_root_logger(logger, level)
         install_redaction(logger)
+
+    def install_signal_handlers(self) -> None:
+        super().install_signal_handlers()
+        self.loop.add_signal_handler(signal.SIGHUP, self._on_sigterm)
+
+    def _schedule_shutdown(self, signal: signal.Signals) -> None:  # mode.Worker's hook
+        first = not self._signal_stop_time
+        super()._schedule_shutdown(signal)
+        if first:
+            _exit_after(WORKER_STOP_SECONDS)
+
+
+def _exit_after(seconds: float) -> None:
+    def exit_now() -> None:
+        logger.error("still stopping %.0fs after the stop signal: exiting now (messages not "
+                     "committed are delivered again, unsent outbox rows stay queued)", seconds)
+        for handler in logging.getLogger().handlers:
+            with contextlib.suppress(Exception):
+                handler.flush()
+        os._exit(EXIT_STOP_DEADLINE)
+
+    timer = threading.Timer(seconds, exit_now)
+    timer.daemon = True
+    timer.start()
 
 
 def run_worker(app: faust.App, loglevel: str = "info") -> None:

@@ -187,13 +187,14 @@ async def pipeline_factory(stack_settings: Settings, sandbox: RunningSandbox,
                            tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[Pipeline]]]:
     made: list[Pipeline] = []
 
-    async def make(partitions: int = 4, **env: str) -> Pipeline:
+    async def make(partitions: int = 4, *, bootstrap: str | None = None, **env: str) -> Pipeline:
         n = next(_counter)
         base = stack_settings.database_schema
         settings = stack_settings.model_copy(update={
             "database_schema": f"{base}_e{n}",
             "topic_prefix": f"{stack_settings.topic_prefix}e{n}.",
-            "group_prefix": f"{stack_settings.group_prefix}e{n}", "topic_partitions": partitions})
+            "group_prefix": f"{stack_settings.group_prefix}e{n}", "topic_partitions": partitions,
+            "kafka_bootstrap_servers": bootstrap or stack_settings.kafka_bootstrap_servers})
         assert settings.database_url is not None
         pool = await create_pool(settings.database_url, settings.database_schema)
         await migrate(pool, settings.database_schema)

@@ -9,17 +9,22 @@ sent by a trigger that waits for a lock the test holds.
 
 from __future__ import annotations
 
+import asyncio
+import os
 import secrets
+import signal
+import time
 from collections import Counter
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
 
-from devtools.broker import free_port
+from devtools.broker import EmbeddedBroker, free_port
 from devtools.perfex_events import encode, invoice_event
 from shared.settings import TOPIC_INVOICE_PAID
-from tests.fixtures.proxy import tcp_proxy
+from tests.e2e.test_pipeline import run_cli
+from tests.fixtures.proxy import TcpProxy, tcp_proxy
 
 pytestmark = [pytest.mark.e2e]
 CREATE = "order!createOrder.do"
@@ -157,3 +162,77 @@ async def test_worker_logs_never_show_the_secret_a_signature_or_the_database_pas
     for leaked in (secret, signature, "hunter2hunter2", password):
         assert leaked not in output
     assert "signature=***" in output
+
+
+@pytest.fixture
+def proxied_broker(tmp_path):
+    """A broker of this test's own, reached only through a proxy the test can cut: clients
+    lose it without it losing its topics and messages."""
+    backend = free_port()
+    proxy = TcpProxy("127.0.0.1", backend)
+    proxy.restore()
+    broker = EmbeddedBroker(port=backend, advertised_port=proxy.port,
+                            log_path=tmp_path / "tansu.log")
+    broker.start()
+    try:
+        yield proxy
+    finally:
+        broker.stop()
+        proxy.close()
+
+
+async def terminate(pipeline, names: list[str], limit: float = 20) -> dict[str, float]:
+    """SIGTERM these workers at once; how long each took to exit by itself."""
+    children = {name: pipeline.supervisor.children[name] for name in names}
+    started = time.monotonic()
+    for child in children.values():
+        os.killpg(child.process.pid, signal.SIGTERM)
+    took: dict[str, float] = {}
+    while len(took) < len(children) and time.monotonic() - started < limit:
+        for name, child in children.items():
+            if name not in took and child.process.poll() is not None:
+                took[name] = time.monotonic() - started
+        await asyncio.sleep(0.1)
+    for name, child in children.items():
+        assert child.process.poll() is not None, f"{name} still runs {limit}s after SIGTERM"
+        assert child.process.returncode != -signal.SIGKILL
+    return took
+
+
+async def test_with_the_broker_unreachable_a_publish_fails_sigterm_is_prompt_nothing_lost(
+        pipeline_factory, proxied_broker) -> None:
+    proxy = proxied_broker
+    pipeline = await pipeline_factory(partitions=1, bootstrap=proxy.address,
+                                      SWEEP_INTERVAL_SECONDS="1", STALE_READY_SECONDS="1")
+    await run_cli(pipeline, "settings", "auto-place", "off")
+    await asyncio.gather(pipeline.start("invoice-listener"), pipeline.start("placer"))
+    await pipeline.publish(TOPIC_INVOICE_PAID, "93001", encode(invoice_event("invoice.paid",
+                                                                              93001)))
+
+    async def ready() -> bool:
+        return (await pipeline.statuses()).get("93001") == "ready_to_place"
+
+    await pipeline.eventually(ready, what="waiting in Ready to Place")
+    proxy.cut()
+    await run_cli(pipeline, "settings", "auto-place", "on")  # the sweep queues order.ready now
+    await pipeline.wait_for_log("placer", "sweep re-published 1")
+    await pipeline.wait_for_log("placer", "outbox relay: publish failed, will retry")
+    unsent = "SELECT count(*) FROM outbox WHERE published_at IS NULL AND topic = $1"
+    topic = pipeline.settings.topic("order.ready")
+    queued = await pipeline.pool.fetchval(unsent, topic)
+    assert queued >= 1  # (the sweep queues it again each second it stays Ready to Place)
+
+    took = await terminate(pipeline, ["invoice-listener", "placer"])
+    assert max(took.values()) < 15, took
+    assert await pipeline.pool.fetchval(unsent, topic) >= queued  # not lost, not marked sent
+
+    proxy.restore()
+    await pipeline.start("placer-again", "placer")
+
+    async def placed() -> bool:
+        return (await pipeline.statuses()).get("93001") == "placed"
+
+    await pipeline.eventually(placed, what="placed once the broker is back")
+    assert await pipeline.pool.fetchval(unsent, topic) == 0
+    site = await pipeline.pool.fetchval("SELECT site_number FROM orders WHERE invoice_id='93001'")
+    assert [r["params"]["siteNumber"] for r in await pipeline.sunsky_requests(CREATE)] == [site]
