@@ -10,7 +10,6 @@ from collections import Counter
 import pytest
 
 from devtools.perfex_events import address, encode, invoice_event, random_valid_event
-from shared.messaging.topics import ensure_topics
 from shared.settings import TOPIC_INVOICE_PAID
 from tests.e2e.test_pipeline import placed_count, run_cli
 
@@ -149,8 +148,7 @@ async def test_broker_loses_everything_mid_run(pipeline_factory, embedded_broker
         return len(statuses) == len(invoices) and 0 < Counter(statuses.values())["placed"]
 
     await pipeline.eventually(all_known_some_placed, timeout=90, what="mid-run")
-    await asyncio.to_thread(embedded_broker.restart)
-    await ensure_topics(pipeline.settings)  # what `dropship topics` (or Kafka) would do
+    await asyncio.to_thread(embedded_broker.restart)  # no person re-creates the topics
     await pipeline.sandbox_post("/_sandbox/faults", {})
     await pipeline.eventually(lambda: placed_count(pipeline, len(invoices)), timeout=150,
                               what="every order placed after the broker lost its data")
