@@ -18,7 +18,8 @@ pytestmark = [pytest.mark.e2e]
 CREATE = "order!createOrder.do"
 FAST_RETRIES = {"RETRY_FIRST_DELAY_SECONDS": "0.3", "RETRY_MAX_DELAY_SECONDS": "2",
                 "RETRY_MAX_ATTEMPTS": "30", "RETRY_SCAN_SECONDS": "0.3",
-                "PLACING_SETTLE_SECONDS": "1", "SUNSKY_TIMEOUT_SECONDS": "3",
+                "PLACING_SETTLE_SECONDS": "2", "PLACING_ATTEMPT_DEADLINE_SECONDS": "1",
+                "SUNSKY_TIMEOUT_SECONDS": "3",
                 "SUNSKY_READ_RETRIES": "1"}
 
 

@@ -80,6 +80,7 @@ async def test_hundreds_of_paid_invoices_duplicates_late_created_and_broken(
 async def test_placer_killed_mid_create_order_still_places_exactly_once(
         pipeline_factory) -> None:
     pipeline = await pipeline_factory(partitions=2, PLACING_SETTLE_SECONDS="4",
+                                      PLACING_ATTEMPT_DEADLINE_SECONDS="3",
                                       SUNSKY_TIMEOUT_SECONDS="10")
     await asyncio.gather(pipeline.start("invoice-listener"), pipeline.start("placer"))
     await pipeline.sandbox_post("/_sandbox/faults",

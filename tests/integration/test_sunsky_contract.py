@@ -60,6 +60,11 @@ def since_yesterday() -> Any:
     return (datetime.now(UTC) - timedelta(days=1)).date()
 
 
+def a_minute_ago() -> datetime:
+    """An attempt's start, for the look-up: just before the test created its order."""
+    return datetime.now(UTC) - timedelta(minutes=1)
+
+
 def make_client(base_url: str, key: str, secret: str, **kwargs: Any) -> SunskyClient:
     options: dict[str, Any] = {"max_calls_per_second": 0, "backoff_base": 0.01, "timeout": 10.0}
     options.update(kwargs)
@@ -125,7 +130,7 @@ async def test_create_then_details_then_list_by_site_number(client: SunskyClient
     created = await place(client, site, [(CABLE, 2), (PHONE_PART, 1)])
 
     details = await client.get_order_details(created.number)
-    found = await client.find_order_by_site_number(site, created_from=since_yesterday())
+    found = await client.find_order_by_site_number(site, not_before=a_minute_ago())
 
     assert details.site_number == site and details.number == created.number
     assert {(line.item_no, line.qty) for line in details.lines} == {(CABLE, 2), (PHONE_PART, 1)}
@@ -213,7 +218,7 @@ async def test_dropped_create_response_is_unknown_outcome_then_found(
     finally:
         await controls.delete("/_sandbox/faults")
 
-    found = await client.find_order_by_site_number(site, created_from=since_yesterday())
+    found = await client.find_order_by_site_number(site, not_before=a_minute_ago())
     log = (await controls.get("/_sandbox/requests", params={"path": CREATE_ORDER})).json()
     sent = [r for r in log["requests"] if r["params"].get("siteNumber") == site]
     assert found is not None and found.site_number == site
