@@ -14,7 +14,7 @@ Retry policy, declared there and here and nowhere else:
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Sequence
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -161,7 +161,7 @@ class SunskyClient(SunskyHttp):
         of the attempt that may have created it), or None when SUNSKY confirms there is none;
         a cancelled one only when no live one exists. At most ``max_calls`` calls, else
         ``SunskyLookupBudgetError``. How it narrows the search: ``shared.sunsky.lookup``."""
-        now = datetime.now(UTC)
+        now = self._wall_clock()
         search = SiteNumberSearch(site_number, not_before - TIME_ZONE_PAD, now + TIME_ZONE_PAD,
                                   lambda page: self._raw_page(site_number, not_before, now, page),
                                   self.get_order_details, max_calls)

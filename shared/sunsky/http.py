@@ -22,6 +22,7 @@ import random
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
@@ -69,6 +70,7 @@ class SunskyHttp:
         transport: httpx.AsyncBaseTransport | None = None,
         limiter: RateLimiter | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._key = api_key
@@ -77,6 +79,7 @@ class SunskyHttp:
         self._backoff_base = backoff_base
         self._limiter = limiter or RateLimiter(max_calls_per_second)
         self._sleep = sleep
+        self._wall_clock = wall_clock  # what "now" is for a look-up's window
         self._timeout = httpx.Timeout(timeout, connect=connect_timeout)
         self._http = httpx.AsyncClient(
             timeout=self._timeout,

@@ -490,6 +490,20 @@ async def test_dropped_response_still_places_the_order(
     assert len(sandbox.state.orders()) == 1
 
 
+async def test_list_faults_ignore_the_site_number_filter_and_omit_the_field(
+        http: httpx.AsyncClient) -> None:
+    numbers = [(await place(http, f"INV-F{i}"))["number"] for i in range(3)]
+    await set_faults(http, list_ignores_site_number=True)
+    ignored = (await call(http, "order!getOrderList.do", siteNumber="INV-F1"))["data"]
+    assert sorted(o["number"] for o in ignored["result"]) == sorted(numbers)
+    await set_faults(http, list_omits_site_number=True)
+    omitted = (await call(http, "order!getOrderList.do", siteNumber="INV-F1"))["data"]
+    assert [o["number"] for o in omitted["result"]] == [numbers[1]]  # still filtered
+    assert all("siteNumber" not in o for o in omitted["result"])
+    details = await call(http, "order!getOrderDetails.do", number=numbers[1])
+    assert details["data"]["siteNumber"] == "INV-F1"  # details still say it
+
+
 async def test_user_status_plaintext(http: httpx.AsyncClient) -> None:
     await set_faults(http, user_status_plaintext=True)
     response = await http.post("/openapi/order!getBalance.do", data=signed_params({}, KEY, SECRET))

@@ -225,6 +225,24 @@ async def test_dropped_create_response_is_unknown_outcome_then_found(
     assert len(sent) == 1  # sent once, never retried
 
 
+async def test_look_up_when_the_list_neither_filters_nor_names_site_numbers(
+    client: SunskyClient, controls: httpx.AsyncClient
+) -> None:
+    sites = [site_number() for _ in range(3)]
+    numbers = [(await place(client, site)).number for site in sites]
+    faults = {"list_ignores_site_number": True, "list_omits_site_number": True}
+    (await controls.post("/_sandbox/faults", json=faults)).raise_for_status()
+    before = sum(client.calls.values())
+
+    found = await client.find_order_by_site_number(sites[0], not_before=a_minute_ago())
+    assert found is not None and found.number == numbers[0]  # read from its details
+    # one list page, then details newest first until the match: the oldest order is the last
+    assert sum(client.calls.values()) - before == 1 + 3
+    with pytest.raises(SunskyUnknownOutcomeError) as caught:
+        await client.find_order_by_site_number(sites[0], not_before=a_minute_ago(), max_calls=2)
+    assert caught.value.code == "LOOKUP_BUDGET_EXCEEDED"
+
+
 async def test_unknown_order_number_is_not_found(client: SunskyClient) -> None:
     with pytest.raises(SunskyNotFoundError) as caught:
         await client.get_order_details("1999999999")
