@@ -15,6 +15,7 @@ import pytest
 from devtools.perfex_events import encode, invoice_event
 from shared.settings import TOPIC_INVOICE_PAID
 from tests.e2e.conftest import CREATE, Pipeline
+from tests.e2e.test_pipeline import run_cli
 
 pytestmark = [pytest.mark.e2e]
 
@@ -65,3 +66,64 @@ async def test_a_placer_frozen_between_intent_and_create_order_never_sends_it_la
     assert "placed: SUNSKY" in pipeline.log("placer-b")
     await pipeline.assert_one_sunsky_order_each(["70001"])
     assert len(await pipeline.sunsky_requests(CREATE)) == 1
+
+
+async def wait_for_code(pipeline: Pipeline, invoices: list[str], code: str) -> None:
+    async def all_there() -> bool:
+        rows = await pipeline.pool.fetch(
+            "SELECT last_error_code FROM orders WHERE invoice_id = ANY($1)"
+            " AND status = 'api_failed'", invoices)
+        return len(rows) == len(invoices) and {r["last_error_code"] for r in rows} == {code}
+
+    await pipeline.eventually(all_there, what=f"{invoices} API Failed with {code}")
+
+
+async def test_an_address_edited_after_an_unknown_outcome_is_never_dropped(
+        pipeline_factory) -> None:
+    """createOrder took effect but its answer was lost, and the look-up failed; an admin edits
+    the address and retries; the placer finds the first order at SUNSKY shipping to the old
+    address: API Failed with SUNSKY_ADDRESS_DIFFERS, SUNSKY's address on record. One order is
+    accepted as SUNSKY ships it; the other is cancelled at SUNSKY and placed again, once."""
+    pipeline = await pipeline_factory(
+        partitions=1, PLACING_SETTLE_SECONDS="2", PLACING_ATTEMPT_DEADLINE_SECONDS="1",
+        SUNSKY_READ_RETRIES="0")
+    await asyncio.gather(pipeline.start("invoice-listener"), pipeline.start("placer"))
+    await pipeline.sandbox_post("/_sandbox/faults", {
+        "drop_response_rate": 1.0, "timeout_hold_seconds": 0.2,  # createOrder took effect
+        "error_rate": 1.0, "fault_paths": ["order!getOrderList.do"]})  # the look-up fails
+    accept, replace = "71001", "71002"
+    await pipeline.publish_many([(TOPIC_INVOICE_PAID, i, encode(invoice_event("invoice.paid", i)))
+                                 for i in (accept, replace)])
+    await wait_for_code(pipeline, [accept, replace], "UNKNOWN_OUTCOME")
+    await pipeline.sandbox_post("/_sandbox/faults", {})
+    ids = {r["invoice_id"]: r["id"] for r in await pipeline.pool.fetch(
+        "SELECT invoice_id, id FROM orders")}
+    for invoice in (accept, replace):
+        await run_cli(pipeline, "orders", "edit-address", str(ids[invoice]),
+                      "--street", "99 New Rd")
+    retried = await run_cli(pipeline, "orders", "retry", str(ids[accept]), str(ids[replace]))
+    assert "2 queued" in retried
+    await wait_for_code(pipeline, [accept, replace], "SUNSKY_ADDRESS_DIFFERS")
+    shown = await run_cli(pipeline, "orders", "show", str(ids[accept]))
+    assert "under this siteNumber, shipping to: " in shown and "99 New Rd" in shown
+
+    accepted = await run_cli(pipeline, "orders", "accept-sunsky-address", str(ids[accept]))
+    held = {o["siteNumber"]: o for o in await pipeline.sandbox_get_orders()}
+    first = await pipeline.pool.fetchrow("SELECT * FROM orders WHERE id = $1", ids[accept])
+    assert first["status"] == "placed" and f"SUNSKY order {first['sunsky_order_number']}" in (
+        accepted)
+    assert first["address_line1"] == held[first["site_number"]]["deliveryAddress"]["address"]
+    assert first["address_line1"] != "99 New Rd"  # where SUNSKY ships, now on record
+
+    old = await pipeline.pool.fetchval("SELECT site_number FROM orders WHERE id = $1",
+                                       ids[replace])
+    await pipeline.sandbox_post(f"/_sandbox/orders/{held[old]['number']}/advance",
+                                {"to": "cancelled", "reason": "re-placed by the shop"})
+    assert "queued" in await run_cli(pipeline, "orders", "retry", str(ids[replace]))
+    await wait_for_status(pipeline, replace, "placed")
+    second = await pipeline.pool.fetchrow("SELECT * FROM orders WHERE id = $1", ids[replace])
+    assert second["site_number"] == f"{old}-A2"
+    placed = {o["siteNumber"]: o for o in await pipeline.sandbox_get_orders()}
+    assert placed[second["site_number"]]["deliveryAddress"]["address"] == "99 New Rd"
+    await pipeline.assert_one_sunsky_order_each([accept, replace])
+    assert (await pipeline.creates_per_site())[old] == 1  # the cancelled one, sent once
