@@ -135,3 +135,17 @@ def test_the_settle_time_must_outlast_an_attempts_deadline(settle: float, deadli
     text = str(caught.value)
     assert "PLACING_SETTLE_SECONDS" in text and "PLACING_ATTEMPT_DEADLINE_SECONDS" in text
     assert "s3cr3t" not in text  # the error shows this setting alone
+
+
+def test_every_command_reports_invalid_settings_in_one_line() -> None:
+    from click.testing import CliRunner
+
+    from cli.main import cli
+
+    env = {"PLACING_SETTLE_SECONDS": "4", "SUNSKY_API_SECRET": "s3cr3t-value"}
+    result = CliRunner().invoke(cli, ["worker", "placer"], env=env)
+    assert result.exit_code == 1 and result.exception is not None
+    assert "Traceback" not in result.output and "s3cr3t" not in result.output
+    assert result.output.startswith("Error: invalid settings: PLACING_ATTEMPT_DEADLINE_SECONDS: ")
+    assert "PLACING_SETTLE_SECONDS (4) must be at least PLACING_ATTEMPT_DEADLINE_SECONDS (20) + 1"\
+        in result.output
