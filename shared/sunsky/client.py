@@ -161,15 +161,15 @@ class SunskyClient(SunskyHttp):
         of the attempt that may have created it), or None when SUNSKY confirms there is none;
         a cancelled one only when no live one exists. At most ``max_calls`` calls, else
         ``SunskyLookupBudgetError``. How it narrows the search: ``shared.sunsky.lookup``."""
-        now = self._wall_clock()
-        search = SiteNumberSearch(site_number, not_before - TIME_ZONE_PAD, now + TIME_ZONE_PAD,
-                                  lambda page: self._raw_page(site_number, not_before, now, page),
-                                  self.get_order_details, max_calls)
+        earliest, latest = not_before - TIME_ZONE_PAD, self._wall_clock() + TIME_ZONE_PAD
+        search = SiteNumberSearch(
+            site_number, earliest, latest, lambda page: self._raw_page(
+                site_number, earliest.date(), latest.date(), page),
+            self.get_order_details, max_calls)
         return await search.run()
 
-    async def _raw_page(self, site_number: str, not_before: datetime, now: datetime,
+    async def _raw_page(self, site_number: str, first: date, last: date,
                         page: int) -> tuple[int, list[dict[str, Any]]]:
-        first, last = (not_before - TIME_ZONE_PAD).date(), (now + TIME_ZONE_PAD).date()
         params = _page_params(first, last, page, MAX_PAGE_SIZE)
         params["siteNumber"] = site_number
         result = await self._read(GET_ORDER_LIST, params, _RawPage.model_validate)

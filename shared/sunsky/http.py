@@ -11,7 +11,9 @@ A call with a ``Deadline`` (a placement attempt's createOrder) leaves only befor
 for a call slot, connect, write and read are all bounded by what is left of it, and right
 before it leaves the caller's ``confirm`` is awaited (is the attempt still the current one?).
 Refused there, it raises ``SunskyNotSentError``: it never left. Once it has left, running out
-of time is an unknown outcome.
+of time is an unknown outcome. What no client-side check can close: a stall in the microseconds
+between that last check and the socket write that outlasts the settle time's margin over the
+deadline (``SETTLE_MARGIN_SECONDS`` at least).
 """
 
 from __future__ import annotations

@@ -19,7 +19,8 @@ reports only, a ``siteNumber`` filter; its entries are only known to carry ``num
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -71,16 +72,17 @@ class SiteNumberSearch:
         return found
 
     async def _search(self) -> SunskyOrder | None:
-        async for entry in self._entries():
-            order = await self._matching(entry)
-            if order is None:
-                continue
-            if order.status != CANCELLED:
-                return order
-            self._cancelled = self._cancelled or order
+        async with aclosing(self._entries()) as entries:
+            async for entry in entries:
+                order = await self._matching(entry)
+                if order is None:
+                    continue
+                if order.status != CANCELLED:
+                    return order
+                self._cancelled = self._cancelled or order
         return self._cancelled
 
-    async def _entries(self) -> AsyncIterator[dict[str, Any]]:
+    async def _entries(self) -> AsyncGenerator[dict[str, Any], None]:
         page, page_count = 1, 1
         while page <= page_count:
             self._spend()

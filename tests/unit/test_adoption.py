@@ -3,7 +3,7 @@ driven (shared.domain.adoption is pure)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
@@ -25,25 +25,12 @@ from shared.domain.order import (
     site_number_for,
 )
 from tests.builders import NOW, paid_order
+from tests.unit.test_placement import US
 
 S = OrderStatus
 HELD = SunskyPlacement("2611270001", 2, Decimal("2.40"), Decimal("2.93"), Decimal("5.33"))
 
 
-@dataclass(frozen=True)
-class St:
-    code: str
-    name: str
-
-
-@dataclass(frozen=True)
-class Co:
-    id: int
-    ship_to_state: bool
-    states: tuple[St, ...] = ()
-
-
-US = Co(41, True, (St("IL", "Illinois"),))
 
 
 def order(status: OrderStatus = S.API_FAILED, **changes: object) -> Order:
