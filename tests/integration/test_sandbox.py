@@ -399,18 +399,23 @@ async def test_cli_serves_until_interrupted() -> None:
     process = await asyncio.create_subprocess_exec(
         *CLI, "--port", str(port), "--balance", "55.5", "--no-dedupe",
         stdout=asyncio.subprocess.PIPE)
-    assert process.stdout is not None
-    line = await asyncio.wait_for(process.stdout.readline(), 10)
-    assert line.decode().strip() == (
-        f"SUNSKY sandbox listening on http://127.0.0.1:{port} (key=sandbox-key)")
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
-        assert (await call(http, "order!getBalance.do"))["data"] == "55.5000"
-        await place(http, "INV-CLI", useBalanceOnly=False)
-        await place(http, "INV-CLI", useBalanceOnly=False)  # --no-dedupe: a second order
-        await reset_sandbox(f"http://127.0.0.1:{port}")  # keeps the configured default
-        assert (await http.get("/_sandbox/dedupe")).json() == {"dedupe": False}
-    process.send_signal(signal.SIGINT)
-    assert await asyncio.wait_for(process.wait(), 10) == 0
+    try:
+        assert process.stdout is not None
+        line = await asyncio.wait_for(process.stdout.readline(), 10)
+        assert line.decode().strip() == (
+            f"SUNSKY sandbox listening on http://127.0.0.1:{port} (key=sandbox-key)")
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+            assert (await call(http, "order!getBalance.do"))["data"] == "55.5000"
+            await place(http, "INV-CLI", useBalanceOnly=False)
+            await place(http, "INV-CLI", useBalanceOnly=False)  # --no-dedupe: a second order
+            await reset_sandbox(f"http://127.0.0.1:{port}")  # keeps the configured default
+            assert (await http.get("/_sandbox/dedupe")).json() == {"dedupe": False}
+        process.send_signal(signal.SIGINT)
+        assert await asyncio.wait_for(process.wait(), 10) == 0
+    finally:
+        if process.returncode is None:  # a failed assertion must not leave it serving
+            process.kill()
+            await process.wait()
 
 
 async def test_cli_reports_a_taken_port(sandbox: RunningSandbox) -> None:
