@@ -237,6 +237,8 @@ async def test_the_look_up_prefers_a_live_order_to_a_cancelled_one(backend: Back
     found = await backend.sunsky.find_order_by_site_number(number, **since())
     assert found is not None and (found.number, found.status) == (cancelled.number, 4)
     live = await place(backend.sunsky, number)
+    newer = await place(backend.sunsky, number)  # listed before the live one (newest first)
+    await backend.controls.cancel(newer.number)
     found = await backend.sunsky.find_order_by_site_number(number, **since())
     assert found is not None and found.number == live.number
 
