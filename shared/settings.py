@@ -97,8 +97,10 @@ class Settings(BaseSettings):
     # so none is sent after another placer's look-up (the settle time must be longer).
     placing_attempt_deadline_seconds: float = Field(default=20.0, gt=0)
     # Most SUNSKY calls one look-up by siteNumber may spend (list pages + order details); one
-    # that needs more is an unknown outcome, never "none" (shared/sunsky/lookup.py).
-    placing_lookup_max_calls: int = Field(default=200, ge=1)
+    # that needs more is an unknown outcome, never "none" (shared/sunsky/lookup.py), and waits
+    # for a person. 400 covers a worst-case SUNSKY (no siteNumber filter, none in the list) at
+    # about 500 orders a day (docs/BENCHMARKS.md).
+    placing_lookup_max_calls: int = Field(default=400, ge=1)
 
     # --- failures: retries, sweeps, replay (issue 4) ----------------------------------------
     retry_first_delay_seconds: float = Field(default=5.0, gt=0)

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from shared.sunsky.errors import SunskyUnknownOutcomeError, bad_response
+from shared.sunsky.errors import ErrorKind, SunskyUnknownOutcomeError, bad_response
 from shared.sunsky.models import SunskyOrder, parse_sunsky_time, readable_order
 
 logger = logging.getLogger("shared.sunsky.client")
@@ -38,7 +38,12 @@ Page = tuple[int, list[dict[str, Any]]]  # (pageCount, raw entries)
 
 
 class SunskyLookupBudgetError(SunskyUnknownOutcomeError):
-    """The look-up would need more calls than it may spend: it cannot tell."""
+    """The look-up would need more calls than it may spend: it cannot tell.
+
+    The outcome stays unknown (the order is never placed again on it), but it waits for a
+    person: an automatic retry would spend the whole cap again and end the same way."""
+
+    kind = ErrorKind.NEEDS_ACTION
 
     default_hint = (
         "SUNSKY's order list did not narrow the look-up by siteNumber, so it reads orders one by "
