@@ -1,9 +1,11 @@
-"""Admin use cases over orders: list, details, place, retry, edit the address.
+"""Admin use cases over orders: list, details, place, retry, edit the address, accept the
+address SUNSKY ships to.
 
 Every change goes through the domain's transition table and the outbox, exactly like the
 services do: a manual placement and a retry both go through ``shared.lifecycle.requeue``, the
-placer's one way in; nothing here talks to SUNSKY. An order SUNSKY already holds is never placed
-again; an order whose address is still incomplete is refused with the reason.
+placer's one way in. Only accepting SUNSKY's address reads SUNSKY (is its order still live, and
+where does it ship now?); nothing here creates an order there. An order SUNSKY already holds is
+never placed again; an order whose address is still incomplete is refused with the reason.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any, Literal
 from application.context import AdminContext
 from schemas.orders import ReadyReason
 from shared.db.repository import OrderFilter, UnitOfWork
+from shared.domain import adoption
 from shared.domain.intake import validate_for_placement
 from shared.domain.order import (
     ADDRESS_EDITABLE,
@@ -25,12 +28,15 @@ from shared.domain.order import (
     OrderStatus,
     StatusChange,
 )
+from shared.lifecycle.placed import address_of, placement_of, save_placed
 from shared.lifecycle.requeue import requeue
 from shared.settings import Settings
+from shared.sunsky.errors import SunskyError
+from shared.sunsky.models import SunskyOrder
 
 logger = logging.getLogger(__name__)
 
-Outcome = Literal["queued", "skipped", "refused", "not_found", "updated"]
+Outcome = Literal["queued", "skipped", "refused", "not_found", "updated", "placed"]
 BULK_LIMIT = 10_000
 
 
@@ -159,3 +165,59 @@ async def edit_address(ctx: AdminContext, order_id: int, changes: Mapping[str, s
     ship = saved.shipping
     return OrderAction(order_id, "updated",
                        f"ships to: {ship.recipient} ({ship.phone}) {ship.full_address()}", saved)
+
+
+async def accept_sunsky_address(ctx: AdminContext, order_id: int, *,
+                                actor: str) -> OrderAction:
+    """"Accept SUNSKY's address": an order waiting on ``SUNSKY_ADDRESS_DIFFERS`` becomes Placed
+    with the SUNSKY order it holds, shipping where SUNSKY ships, once SUNSKY confirms (read now)
+    that the order is still live. The other way out: cancel it at SUNSKY, then retry."""
+    async with ctx.uow() as uow:
+        order = await uow.orders.get(order_id)
+    if order is None:
+        return OrderAction(order_id, "not_found", "not found")
+    if not adoption.waits_on_address(order) or order.sunsky_address is None:
+        return OrderAction(order_id, "refused", f"refused, it is {order.status.label}, not "
+                           f"waiting on {adoption.ADDRESS_DIFFERS}", order)
+    number = order.sunsky_address.number
+    try:
+        held = await ctx.sunsky.get_order_details(number)
+        iso2 = await _iso2(ctx, order, held)
+    except SunskyError as exc:
+        return OrderAction(order_id, "refused", f"refused, reading SUNSKY order {number} "
+                           f"failed: {exc.code}", order)
+    if held.site_number not in (None, order.site_number):
+        return OrderAction(order_id, "refused", f"refused, SUNSKY order {number} is not this "
+                           f"order's (siteNumber {held.site_number})", order)
+    return await _accept(ctx, order_id, held, iso2, actor=actor)
+
+
+async def _accept(ctx: AdminContext, order_id: int, held: SunskyOrder, iso2: str | None, *,
+                  actor: str) -> OrderAction:
+    async with ctx.uow() as uow:
+        current = await uow.orders.get(order_id, for_update=True)
+        assert current is not None
+        decided = adoption.accept_sunsky_address(current, placement_of(held),
+                                                 address_of(held, iso2), ctx.clock(),
+                                                 actor=actor)
+        if isinstance(decided, str):
+            return OrderAction(order_id, "refused", f"refused, {decided}", current)
+        placed = await save_placed(uow, ctx.settings, decided, ctx.clock())
+        await uow.commit()
+    await ctx.publish_queued()
+    logger.info("order %s: SUNSKY's address of order %s accepted by %s", order_id, held.number,
+                actor)
+    return OrderAction(order_id, "placed", f"placed: SUNSKY order {held.number}, ships to "
+                       f"{placed.shipping.recipient} ({placed.shipping.phone}) "
+                       f"{placed.shipping.full_address()}", placed)
+
+
+async def _iso2(ctx: AdminContext, order: Order, held: SunskyOrder) -> str | None:
+    """SUNSKY's country as an ISO code: as recorded, unless SUNSKY's answer names another."""
+    recorded, where = order.sunsky_address, held.delivery_address
+    if where is None or recorded is None:
+        return None if recorded is None else recorded.country_iso2
+    if recorded.ship_to is not None and recorded.ship_to.country_id == where.country_id:
+        return recorded.country_iso2
+    countries = await ctx.sunsky.get_countries()
+    return next((c.code for c in countries if c.id == where.country_id), None)

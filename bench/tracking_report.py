@@ -82,14 +82,14 @@ def _row(r: Any) -> str:
             f"{span(r.deliver_delays_h)} |")
 
 
-def write_section(markdown: str) -> None:
+def write_section(markdown: str, heading: str = HEADING) -> None:
     """Replace only this section of docs/BENCHMARKS.md (create the file when absent)."""
     text = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n"
-    start = text.find(HEADING)
+    start = text.find(heading)
     if start < 0:
         text = text.rstrip("\n") + "\n\n" + markdown
     else:
-        end = text.find("\n## ", start + len(HEADING))
+        end = text.find("\n## ", start + len(heading))
         text = text[:start] + markdown + (text[end + 1:] if end >= 0 else "")
     DOCS.parent.mkdir(parents=True, exist_ok=True)
     DOCS.write_text(text)

@@ -42,6 +42,20 @@ class LazyGroup(click.Group):
         assert isinstance(command, click.Command)
         return command
 
+    def invoke(self, ctx: click.Context) -> object:
+        """Invalid settings (the environment, or ``.dropship/dev.env``) are one clear error,
+        naming each setting and what is wrong, never a traceback or a setting's value."""
+        from pydantic import ValidationError
+
+        try:
+            return super().invoke(ctx)
+        except ValidationError as exc:
+            if exc.title != "Settings":
+                raise
+            problems = "; ".join(f"{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}"
+                                 for e in exc.errors())
+            raise click.ClickException(f"invalid settings: {problems}") from None
+
 
 @click.group(cls=LazyGroup)
 @click.option("--log-level", envvar="LOG_LEVEL", default="WARNING", show_default=True,

@@ -96,6 +96,10 @@ def describe(details: OrderDetails) -> list[str]:
     if o.sunsky:
         lines.append(f"SUNSKY: order {o.sunsky.number} status {o.sunsky.status} "
                      f"total {o.sunsky.total} USD")
+    if o.sunsky_address:
+        held = o.sunsky_address
+        lines.append(f"SUNSKY holds order {held.number} under this siteNumber, shipping to: "
+                     f"{held.full_address()}")
     if o.last_error:
         e = o.last_error
         lines += [f"Last error: {e.code} ({e.kind}) at {e.at:%Y-%m-%d %H:%M:%S}: {e.message}",
@@ -112,6 +116,17 @@ def place(order_id: int) -> None:
     """Place a Ready to Place order now (when auto-place is off, or it was held)."""
     action = with_context(lambda ctx: use.place_order(ctx, order_id, actor=ACTOR))
     if action.outcome != "queued":
+        fail(action.line)
+    click.echo(action.line)
+
+
+@orders.command("accept-sunsky-address")
+@click.argument("order_id", type=int)
+def accept_sunsky_address(order_id: int) -> None:
+    """Keep the address SUNSKY ships to (SUNSKY_ADDRESS_DIFFERS): the order becomes Placed with
+    the SUNSKY order it holds. To ship to ours instead, cancel it at SUNSKY and retry."""
+    action = with_context(lambda ctx: use.accept_sunsky_address(ctx, order_id, actor=ACTOR))
+    if action.outcome != "placed":
         fail(action.line)
     click.echo(action.line)
 

@@ -10,7 +10,7 @@ Controls (JSON, no signature), errors ``{"error": "..."}`` with 400/404/409:
 
 - ``GET /_sandbox/health`` -> ``{"status": "ok"}``
 - ``POST /_sandbox/reset`` -> ``{"status": "reset"}`` (orders, stock, bills, request log,
-  faults, callback URL and deliveries, balance)
+  faults, callback URL and deliveries, balance; de-duplication back to the configured default)
 - ``GET /_sandbox/balance`` -> ``{"balance": "10000.0000"}``;
   ``POST /_sandbox/balance`` ``{"add": "100.00"}`` or ``{"set": "50.00"}`` -> same shape
 - ``GET /_sandbox/orders`` -> ``{"orders": [order]}`` (oldest first, getOrderDetails shape);
@@ -23,6 +23,10 @@ Controls (JSON, no signature), errors ``{"error": "..."}`` with 400/404/409:
   "status_code", "at", "error"}]``
 - ``GET /_sandbox/requests?path=order!createOrder.do`` -> ``{"requests": [{"path", "params",
   "at", "outcome", "messages"}]}``
+- ``GET /_sandbox/dedupe`` -> ``{"dedupe": true}``; ``POST /_sandbox/dedupe``
+  ``{"dedupe": false}`` -> same shape: off, a reused ``siteNumber`` creates a second order (the
+  worst-case SUNSKY) instead of the ``已下单`` refusal; ``dropship sandbox --no-dedupe`` starts
+  that way
 - ``GET|POST|DELETE /_sandbox/faults`` -> the fault settings (``faults.FaultSettings``)
 """
 

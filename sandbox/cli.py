@@ -35,12 +35,16 @@ def _decimal(ctx: click.Context, param: click.Parameter, value: str | None) -> D
               show_default=True, help="Re-send a callback this often until it gets HTTP 200.")
 @click.option("--callback-url", default=None,
               help="Register a callback URL at start (else POST /_sandbox/callbacks).")
+@click.option("--dedupe/--no-dedupe", default=True, show_default=True,
+              help="Refuse a reused siteNumber (已下单); --no-dedupe creates a second order, "
+                   "as the worst-case SUNSKY would.")
 def sandbox(host: str, port: int, balance: Decimal | None, auto_advance: float | None,
-            callback_retry_seconds: float, callback_url: str | None) -> None:
+            callback_retry_seconds: float, callback_url: str | None, dedupe: bool) -> None:
     """Run a fake SUNSKY Open API (key sandbox-key, secret sandbox-secret) with /_sandbox
     controls for tests and demos."""
     config = SandboxConfig(callback_retry_seconds=callback_retry_seconds,
-                           auto_advance_seconds=auto_advance, callback_url=callback_url)
+                           auto_advance_seconds=auto_advance, callback_url=callback_url,
+                           dedupe=dedupe)
     if balance is not None:
         config.initial_balance = balance
     try:

@@ -26,6 +26,10 @@ class SandboxConfig:
     ``callback_url``: a callback URL registered from the start (SUNSKY registers it through your
     sales manager; tests and demos usually use ``POST /_sandbox/callbacks`` instead).
     ``duplicate_site_number_message``: ``str.format`` template with ``{site_number}``.
+    ``dedupe``: refuse a reused ``siteNumber`` (the default; what a third-party client suggests
+    SUNSKY does). Off (``dropship sandbox --no-dedupe``, ``POST /_sandbox/dedupe``): a reused
+    ``siteNumber`` creates a second order, as the worst-case SUNSKY would. Tests that prove the
+    one-order guarantee switch it off, so the sandbox cannot hide a duplicate.
     """
 
     api_key: str = SANDBOX_API_KEY
@@ -35,3 +39,4 @@ class SandboxConfig:
     auto_advance_seconds: float | None = None
     callback_url: str | None = None
     duplicate_site_number_message: str = DEFAULT_DUPLICATE_SITE_NUMBER_MESSAGE
+    dedupe: bool = True

@@ -48,6 +48,10 @@ class TrackingChange(_Body):
     tracking_number: str = Field(min_length=1)
 
 
+class Dedupe(_Body):
+    dedupe: bool
+
+
 class CallbackRegistration(_Body):
     url: str = Field(min_length=1)
     retry_seconds: float | None = Field(default=None, ge=0)
@@ -68,6 +72,8 @@ def add_routes(app: web.Application) -> None:
     r.add_delete("/_sandbox/callbacks", unregister_callbacks)
     r.add_get("/_sandbox/callbacks/deliveries", list_deliveries)
     r.add_get("/_sandbox/requests", list_requests)
+    r.add_get("/_sandbox/dedupe", get_dedupe)
+    r.add_post("/_sandbox/dedupe", set_dedupe)
     r.add_get("/_sandbox/faults", get_faults)
     r.add_post("/_sandbox/faults", set_faults)
     r.add_delete("/_sandbox/faults", clear_faults)
@@ -174,6 +180,16 @@ async def list_requests(request: web.Request) -> web.Response:
     path = request.query.get("path")
     records = [r for r in _sandbox(request).state.requests if path is None or r.path == path]
     return web.json_response({"requests": [record.wire() for record in records]})
+
+
+async def get_dedupe(request: web.Request) -> web.Response:
+    return web.json_response({"dedupe": _sandbox(request).state.dedupe})
+
+
+async def set_dedupe(request: web.Request) -> web.Response:
+    """Until the next reset, which goes back to the configured default (``--no-dedupe``)."""
+    _sandbox(request).state.dedupe = (await _body(request, Dedupe)).dedupe
+    return await get_dedupe(request)
 
 
 async def get_faults(request: web.Request) -> web.Response:

@@ -38,7 +38,8 @@ class Sandbox:
 
     @classmethod
     def build(cls, config: SandboxConfig) -> Sandbox:
-        state = SandboxState(config.initial_balance, config.duplicate_site_number_message)
+        state = SandboxState(config.initial_balance, config.duplicate_site_number_message,
+                             dedupe=config.dedupe)
         callbacks = CallbackDispatcher(config.callback_retry_seconds, config.callback_url)
         return cls(config, state, callbacks)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TypeVar
 
@@ -26,6 +26,8 @@ from sandbox.catalogue import (
     live_status,
     product_wire,
 )
+from sandbox.faults import FaultSettings
+from sandbox.orders import Order
 from sandbox.params import parse_items, parse_order_request
 from sandbox.state import SandboxState
 from sandbox.wire import (
@@ -51,6 +53,7 @@ class Call:
     key: str
     now: datetime
     state: SandboxState
+    faults: FaultSettings = field(default_factory=FaultSettings)
 
 
 Action = Callable[[Call], object]
@@ -86,14 +89,22 @@ def get_order_details(call: Call) -> object:
 
 
 def get_order_list(call: Call) -> object:
-    status = call.params.get("status")
+    status, faults = call.params.get("status"), call.faults
     orders = call.state.find_orders(
         start=optional_us_date(call.params, "gmtCreatedStart"),
         end=optional_us_date(call.params, "gmtCreatedEnd"),
         status=parse_int(status, "status") if status else None,
-        site_number=call.params.get("siteNumber") or None,
+        site_number=None if faults.list_ignores_site_number else (
+            call.params.get("siteNumber") or None),
     )
-    return _paged(call.params, orders, lambda order: order.wire(details=False))
+    return _paged(call.params, orders, lambda order: _listed(order, faults))
+
+
+def _listed(order: Order, faults: FaultSettings) -> dict[str, object]:
+    entry = order.wire(details=False)
+    if faults.list_omits_site_number:
+        del entry["siteNumber"]
+    return entry
 
 
 def get_balance(call: Call) -> object:

@@ -1,9 +1,13 @@
 """Fault injection for the protocol routes, set through ``/_sandbox/faults``.
 
 SUNSKY documents none of this; it exists so clients can be tested against slow, failing, throttled
-and silent servers. Invented: ``CALL_FREQUENCY_EXCEEDED`` (the reference suggests the name; how
-SUNSKY really reports throttling is unknown), the plain-text ``NO_PERMISSION_DUE_TO_USER_STATUS``
-body is [3P]. Paths are action names such as ``order!createOrder.do``.
+and silent servers, and against a ``getOrderList`` that does not help a look-up by siteNumber
+(the filter and the field are third-party reports): ``list_ignores_site_number`` lists every
+order of the window whatever ``siteNumber`` asks, ``list_omits_site_number`` leaves the field
+out of list entries (order details still carry it). Invented: ``CALL_FREQUENCY_EXCEEDED`` (the
+reference suggests the name; how SUNSKY really reports throttling is unknown), the plain-text
+``NO_PERMISSION_DUE_TO_USER_STATUS`` body is [3P]. Paths are action names such as
+``order!createOrder.do``.
 """
 
 from __future__ import annotations
@@ -35,6 +39,8 @@ class FaultSettings(BaseModel):
     drop_response_paths: list[str] = Field(default_factory=lambda: ["order!createOrder.do"])
     user_status_plaintext: bool = False
     fault_paths: list[str] | None = None  # where error_rate/timeout_rate apply; None: every path
+    list_ignores_site_number: bool = False
+    list_omits_site_number: bool = False
     seed: int | None = None
 
 

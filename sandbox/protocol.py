@@ -76,7 +76,8 @@ def _answer(sandbox: Sandbox, action: Action, params: dict[str, str],
             record: RequestRecord) -> dict[str, object]:
     try:
         _authenticate(sandbox, params)
-        data = action(Call(params, sandbox.config.api_key, sandbox.clock(), sandbox.state))
+        data = action(Call(params, sandbox.config.api_key, sandbox.clock(), sandbox.state,
+                           sandbox.faults.settings))
     except ApiError as exc:
         record.outcome, record.messages = "error", exc.messages
         logger.info("%s answered error %s", record.path, exc.messages)

@@ -70,16 +70,20 @@ class Placed:
 
 class SandboxState:
     def __init__(self, initial_balance: Decimal, duplicate_message: str, *,
+                 dedupe: bool = True,
                  sequence: Callable[[], int] = lambda: next(_ORDER_SEQUENCE),
                  rng: random.Random | None = None) -> None:
         self.initial_balance = initial_balance
         self.duplicate_message = duplicate_message
+        self.default_dedupe = dedupe
         self._sequence = sequence
         self._rng = rng or random.Random()
         self.reset()
 
     def reset(self) -> None:
         self.balance = self.initial_balance
+        # Refuse a reused siteNumber; off, it creates a second order (the worst-case SUNSKY).
+        self.dedupe = self.default_dedupe
         self.placed: dict[str, Placed] = {}
         self.bills: list[Bill] = []
         self.requests: list[RequestRecord] = []
@@ -135,7 +139,7 @@ class SandboxState:
         return order
 
     def _check_site_number(self, key: str, site_number: str | None) -> None:
-        if site_number and (key, site_number) in self._site_numbers:
+        if self.dedupe and site_number and (key, site_number) in self._site_numbers:
             raise ApiError(self.duplicate_message.format(site_number=site_number))
 
     def _store(self, order: Order, paid_from_balance: bool) -> None:

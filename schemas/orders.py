@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field, TypeAdapter
 from schemas._types import OUTBOUND, Money
 
 ReadyReason = Literal["auto", "manual", "retry", "sweep", "replay", "balance_topped_up",
-                      "address_changed"]
+                      "address_changed", "attempt_expired"]
 
 
 class _OrderMessage(BaseModel):

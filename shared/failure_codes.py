@@ -11,6 +11,7 @@ from typing import NamedTuple
 
 from shared.domain.errors import ORDER_ERRORS
 from shared.sunsky import errors as sunsky
+from shared.sunsky.lookup import SunskyLookupBudgetError
 
 
 class FailureCode(NamedTuple):
@@ -30,6 +31,7 @@ _TRANSPORT: tuple[tuple[str, type[sunsky.SunskyError]], ...] = (
     ("NETWORK_ERROR", sunsky.SunskyTransientError),
     ("BAD_RESPONSE", sunsky.SunskyProtocolError),
     ("UNKNOWN_OUTCOME", sunsky.SunskyUnknownOutcomeError),
+    ("LOOKUP_BUDGET_EXCEEDED", SunskyLookupBudgetError),
     ("UNKNOWN_BUSINESS_ERROR", sunsky.SunskyNeedsActionError),
 )
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Topic names of the lifecycle (the user fixed these). ``Settings.topic()`` adds the prefix.
@@ -43,6 +43,11 @@ ALL_TOPICS = (
     TOPIC_ORDER_PLACED + DLQ_SUFFIX,
     TOPIC_ORDER_API_FAILED + DLQ_SUFFIX,
 )
+
+# How much longer than a placement attempt's deadline the settle time must be at least: room
+# for clock skew between placer hosts and for SUNSKY still working on a request it received
+# just before the deadline.
+SETTLE_MARGIN_SECONDS = 1.0
 
 # The sandbox's built-in credentials; `dropship dev` and the tests use them.
 SANDBOX_API_KEY = "sandbox-key"
@@ -96,6 +101,15 @@ class Settings(BaseSettings):
     # After an unknown createOrder outcome, wait this long after the attempt started before
     # asking SUNSKY whether the order exists (a slow request may still land).
     placing_settle_seconds: float = Field(default=30.0, ge=0)
+    # One hard deadline per placement attempt, from its intent: createOrder's wait for a call
+    # slot, connect, write and read. A createOrder that cannot leave before it never leaves,
+    # so none is sent after another placer's look-up (the settle time must be longer).
+    placing_attempt_deadline_seconds: float = Field(default=20.0, gt=0)
+    # Most SUNSKY calls one look-up by siteNumber may spend (list pages + order details); one
+    # that needs more is an unknown outcome, never "none" (shared/sunsky/lookup.py), and waits
+    # for a person. 400 covers a worst-case SUNSKY (no siteNumber filter, none in the list) at
+    # about 500 orders a day (docs/BENCHMARKS.md).
+    placing_lookup_max_calls: int = Field(default=400, ge=1)
     # A line quantity above this puts the order in API Failed (QUANTITY_TOO_LARGE) instead of
     # sending it to SUNSKY: far more likely a typo than an order.
     max_line_quantity: int = Field(default=10_000, ge=1)
@@ -134,6 +148,21 @@ class Settings(BaseSettings):
     tracker_sweep_stragglers: int = Field(default=20, ge=0)
 
     log_level: str = Field(default="INFO")
+
+    @field_validator("placing_attempt_deadline_seconds")
+    @classmethod
+    def _settle_outlasts_an_attempt(cls, deadline: float, info: ValidationInfo) -> float:
+        """A look-up after the settle time must never race an attempt still able to send.
+        (A field validator, not a model one: its error shows this value alone, never the
+        whole input with the API secret in it.)"""
+        settle = info.data.get("placing_settle_seconds")
+        if settle is not None and settle < deadline + SETTLE_MARGIN_SECONDS:
+            raise ValueError(
+                f"PLACING_SETTLE_SECONDS ({settle:g}) must be at least "
+                f"PLACING_ATTEMPT_DEADLINE_SECONDS ({deadline:g}) + {SETTLE_MARGIN_SECONDS:g}: "
+                "an order is looked up at SUNSKY that long after its attempt started, and the "
+                "attempt's createOrder may still be on its way until its deadline")
+        return deadline
 
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"

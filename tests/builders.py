@@ -24,6 +24,10 @@ class Clock:
     def __call__(self) -> datetime:
         return self.now
 
+    def monotonic(self) -> float:
+        """Seconds since NOW: the monotonic clock that moves with ``now``."""
+        return (self.now - NOW).total_seconds()
+
     async def sleep(self, seconds: float) -> None:
         self.slept.append(seconds)
         self.now += timedelta(seconds=seconds)

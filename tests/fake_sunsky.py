@@ -7,10 +7,17 @@ unknown items refused, createOrder paid from the balance and refused when it doe
 order, a used ``siteNumber`` refused (unless ``dedupe`` is off, as the worst-case SUNSKY would),
 orders listed newest first by creation date and status, bills, and shipped orders with tracking.
 
+createOrder honours a ``deadline`` and a ``confirm`` like the client: refused before it
+"leaves", it raises ``SunskyNotSentError`` and creates nothing. The look-up by siteNumber keeps
+the client's window (not before the attempt's start, padded for SUNSKY's time zone) and prefers
+a live order to a cancelled one.
+
 Unit tests also inject failures and races: ``create_error`` (raised instead of creating),
 ``create_then_raise`` (raised after creating: an unknown outcome that did create),
-``details_errors`` per number, ``list_errors`` (one per getOrderList call) and ``after_list``
-(runs after a list page is read). ``calls`` lists every endpoint called, in order.
+``before_create`` (runs once when createOrder is called, before its deadline and ``confirm``
+are checked: a stall, another worker taking over), ``details_errors`` per number,
+``list_errors`` (one per getOrderList call), ``lookup_errors`` (one per look-up) and
+``after_list`` (runs after a list page is read). ``calls`` lists every endpoint called.
 """
 
 from __future__ import annotations
@@ -22,12 +29,15 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
+from shared.sunsky.deadline import Confirm, Deadline
 from shared.sunsky.errors import (
     SunskyDuplicateOrderError,
     SunskyError,
     SunskyNeedsActionError,
     SunskyNotFoundError,
+    not_sent,
 )
+from shared.sunsky.lookup import CANCELLED, TIME_ZONE_PAD
 from shared.sunsky.models import (
     Bill,
     BillPage,
@@ -81,8 +91,10 @@ class FakeSunsky:
     # Failure and race injection (see the module docstring).
     create_error: SunskyError | None = None
     create_then_raise: SunskyError | None = None
+    before_create: Callable[[], Awaitable[None]] | None = None
     details_errors: dict[str, SunskyError] = field(default_factory=dict)
     list_errors: list[SunskyError] = field(default_factory=list)
+    lookup_errors: list[SunskyError] = field(default_factory=list)
     after_list: Callable[[], Awaitable[None]] | None = None
     _seq: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
@@ -126,11 +138,15 @@ class FakeSunsky:
             await self.after_list()  # the page is already read: what happens now makes it stale
         return served
 
-    async def find_order_by_site_number(self, site_number: str, *, created_from: date,
-                                        created_to: date | None = None) -> SunskyOrder | None:
+    async def find_order_by_site_number(self, site_number: str, *, not_before: datetime,
+                                        max_calls: int | None = None) -> SunskyOrder | None:
         self.calls.append("getOrderList")
-        return next((o for o in self.orders.values() if o.site_number == site_number
-                     and _created_within(o, created_from, created_to or date.max)), None)
+        if self.lookup_errors:
+            raise self.lookup_errors.pop(0)
+        earliest = not_before - TIME_ZONE_PAD
+        mine = [o for o in reversed(self.orders.values()) if o.site_number == site_number
+                and (o.gmt_created is None or o.gmt_created >= earliest)]
+        return next((o for o in mine if o.status != CANCELLED), mine[0] if mine else None)
 
     async def get_bill_list(self, *, created_from: date, created_to: date, page: int = 1,
                             page_size: int = 100) -> BillPage:
@@ -143,8 +159,17 @@ class FakeSunsky:
                         result=bills[start:start + page_size])
 
     # --- createOrder ----------------------------------------------------------------------
-    async def create_order(self, req: CreateOrderRequest) -> SunskyOrder:
+    async def create_order(self, req: CreateOrderRequest, *, deadline: Deadline | None = None,
+                           confirm: Confirm | None = None) -> SunskyOrder:
         self.calls.append("createOrder")
+        if self.before_create is not None:
+            hook, self.before_create = self.before_create, None
+            await hook()
+        refusal = "the deadline passed" if deadline is not None and deadline.passed else None
+        if refusal is None and confirm is not None:
+            refusal = await confirm()
+        if refusal is not None:
+            raise not_sent("order!createOrder.do", [refusal])
         if self.create_error is not None:
             error, self.create_error = self.create_error, None
             raise error

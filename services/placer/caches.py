@@ -34,6 +34,11 @@ class CountryDirectory:
                     self._loaded_at = self._clock()
         return self._by_code.get((iso2 or "").upper())
 
+    async def iso2_of(self, country_id: int | None) -> str | None:
+        """The ISO code of SUNSKY's country ``country_id`` (None when unknown)."""
+        await self.resolve(None)  # loads the table when stale
+        return next((code for code, c in self._by_code.items() if c.id == country_id), None)
+
 
 class BalanceTracker:
     """The SUNSKY balance as last read, minus local debits.

@@ -2,8 +2,13 @@
 
 Each step reads as load -> decide -> call -> decide -> save: the rules (when to look an order up,
 what a look-up or a createOrder answer means, what the intent and the outcome change on the
-order) are the pure functions of ``shared.domain.placement``, whose docstring states the
-one-order guarantee. This module only loads, calls SUNSKY, and saves.
+order, whether an attempt may still send) are the pure functions of ``shared.domain.placement``,
+whose docstring states the one-order guarantee. This module only loads, calls SUNSKY, and saves.
+
+Every attempt has one hard deadline (``PLACING_ATTEMPT_DEADLINE_SECONDS``, on the monotonic
+clock from just before its intent is committed): createOrder leaves before it or never, and
+right before it leaves the order must still be at this attempt in PostgreSQL. A withheld send
+goes back to the placer as Placing, so the look-up after the settle time decides.
 
 Business failures end in API Failed with a coded reason and an ``order.api_failed`` message.
 """
@@ -13,25 +18,38 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
-from schemas.orders import OrderPlaced, OrderReady
+from schemas.orders import OrderReady
+from services.placer.lookup import SiteNumberLookup, sunsky_error
 from services.placer.quote import Prepared, Quoter
 from shared.db.repository import UnitOfWork
 from shared.domain import placement
 from shared.domain.errors import order_error
-from shared.domain.order import Order, OrderError, SunskyPlacement
-from shared.domain.placement import Adopt, Created, Fail, Ignore, LookUp, Quote, Requeue
+from shared.domain.order import Order, OrderError
+from shared.domain.placement import (
+    Adopt,
+    Created,
+    Fail,
+    Ignore,
+    LookUp,
+    Quote,
+    Requeue,
+    Withheld,
+)
+from shared.lifecycle.placed import placement_of, save_placed
 from shared.lifecycle.requeue import requeue, retry_policy
-from shared.messaging.emit import emit, new_message_id, utcnow
+from shared.messaging.emit import utcnow
 from shared.messaging.envelope import Envelope
 from shared.messaging.failures import emit_failure
 from shared.messaging.policy import MessageRejected, decode_order_message, retried_in_place
-from shared.settings import TOPIC_ORDER_PLACED, Settings
+from shared.settings import Settings
+from shared.sunsky.deadline import Deadline
 from shared.sunsky.errors import SunskyError
-from shared.sunsky.models import SunskyOrder
 from shared.sunsky.port import Sunsky
 
 logger = logging.getLogger(__name__)
@@ -43,27 +61,19 @@ def decode(envelope: Envelope) -> OrderReady:
     return decode_order_message(envelope, OrderReady)
 
 
-def sunsky_error(exc: SunskyError, now: datetime) -> OrderError:
-    message = "; ".join(exc.messages) or str(exc)
-    return OrderError(code=exc.code, kind=str(exc.kind), message=message,
-                      fix_hint=exc.fix_hint, at=now)
-
-
-def placement_of(order: SunskyOrder) -> SunskyPlacement:
-    return SunskyPlacement(number=order.number, status=order.status, amount=order.amount,
-                           shipping_cost=order.shipping_cost, total=order.total_amount)
-
-
 class Placer:
     def __init__(self, settings: Settings, uow: Callable[[], UnitOfWork], sunsky: Sunsky, *,
                  committed: Callable[[], None] = lambda: None,
                  clock: Callable[[], datetime] = utcnow,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-                 rand: Callable[[], float] = random.random) -> None:
+                 rand: Callable[[], float] = random.random,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         self._settings, self._uow, self._committed = settings, uow, committed
         self._sunsky, self._clock, self._sleep, self._rand = sunsky, clock, sleep, rand
+        self._monotonic = monotonic
         self._retry_policy = retry_policy(settings)
         self.quoter = Quoter(settings, uow, sunsky, clock=clock)
+        self.lookup = SiteNumberLookup(settings, sunsky, self.quoter.countries, clock=clock)
 
     async def handle(self, envelope: Envelope) -> None:
         message = decode(envelope)
@@ -93,15 +103,22 @@ class Placer:
         step: Ignore | Quote | Adopt | Fail
         if isinstance(first, LookUp):  # an earlier attempt may have reached SUNSKY
             await self._wait_until(order, first.not_before)
-            step = placement.after_lookup(await self._lookup(order))
+            step = placement.after_lookup(order, await self.lookup.find(order), self._clock())
         else:
             step = first
         if isinstance(step, Ignore):
             logger.info("order %s is %s: %s ignored", order.id, step.reason, envelope.where())
         elif isinstance(step, Quote):
-            await self._place(order, envelope)
+            await self._place(self._renamed(order, step), envelope)
         else:
             await self._settle(order, step, envelope)
+
+    def _renamed(self, order: Order, quote: Quote) -> Order:
+        if quote.site_number is None:
+            return order
+        logger.warning("order %s: SUNSKY cancelled the order it held under siteNumber %s; "
+                       "placing it again as %s", order.id, order.site_number, quote.site_number)
+        return replace(order, site_number=quote.site_number)
 
     async def _load(self, order_id: int) -> Order | None:
         async with self._uow() as uow:
@@ -112,18 +129,6 @@ class Placer:
         if wait > 0:
             logger.info("order %s: waiting %.1fs for an earlier attempt to settle", order.id, wait)
             await self._sleep(wait)
-
-    async def _lookup(self, order: Order) -> SunskyPlacement | OrderError | None:
-        """The SUNSKY order with our siteNumber; None when SUNSKY confirms there is none."""
-        assert order.site_number is not None and order.placing_started_at is not None
-        start = (order.placing_started_at - timedelta(days=1)).date()
-        end = (self._clock() + timedelta(days=1)).date()
-        try:
-            found = await self._sunsky.find_order_by_site_number(
-                order.site_number, created_from=start, created_to=end)
-        except SunskyError as exc:
-            return sunsky_error(exc, self._clock())
-        return None if found is None else placement_of(found)
 
     # --- the normal path ------------------------------------------------------------------
     async def _place(self, order: Order, envelope: Envelope) -> None:
@@ -136,12 +141,16 @@ class Placer:
             return
         intent = await self._record_intent(order, prepared)
         if intent is not None:
-            await self._send(intent, prepared, envelope)
+            await self._send(*intent, prepared, envelope)
 
-    async def _record_intent(self, order: Order, prepared: Prepared) -> Order | None:
-        """Placing + a new attempt, committed before createOrder; None when it is not ours to
-        send (``order`` is what this worker saw before its look-up and quote)."""
+    async def _record_intent(self, order: Order,
+                             prepared: Prepared) -> tuple[Order, Deadline] | None:
+        """Placing + a new attempt, committed before createOrder, and the attempt's deadline;
+        None when it is not ours to send (``order``: as this worker saw it before its look-up
+        and quote)."""
         now = self._clock()
+        deadline = Deadline.within(self._settings.placing_attempt_deadline_seconds,
+                                   clock=self._monotonic)
         async with self._uow() as uow:
             current = await uow.orders.get(order.id or 0, for_update=True)
             step = placement.start_attempt(current, order, prepared.quoted, now, actor=ACTOR)
@@ -157,11 +166,15 @@ class Placer:
                 return None
             saved = await uow.orders.save(step.order)
             await uow.commit()
-        return saved
+        return saved, deadline
 
-    async def _send(self, order: Order, prepared: Prepared, envelope: Envelope) -> None:
-        answer = await self._create(prepared)
+    async def _send(self, order: Order, deadline: Deadline, prepared: Prepared,
+                    envelope: Envelope) -> None:
+        answer = await self._create(order, deadline, prepared)
         step = placement.after_create(answer, prepared.quoted)
+        if isinstance(step, Withheld):
+            await self._withheld(order, step, envelope)
+            return
         if isinstance(step, LookUp):  # SUNSKY may hold it now: look it up, never re-send
             assert isinstance(answer, OrderError)
             await self._settle(order, await self._after_ambiguous(order, answer), envelope)
@@ -173,7 +186,8 @@ class Placer:
         logger.warning("order %s: createOrder %s; looking it up by siteNumber %s", order.id,
                        answer.code, order.site_number)
         self.quoter.balance.forget()
-        return placement.after_ambiguous_lookup(answer, await self._lookup(order))
+        found = await self.lookup.find(order)
+        return placement.after_ambiguous_lookup(answer, found, self._clock())
 
     def _follow_balance(self, step: Adopt | Fail, prepared: Prepared) -> None:
         """The cached balance follows SUNSKY's debit; a refusal for money drops it (it was
@@ -183,11 +197,35 @@ class Placer:
         elif step.error.code == "BALANCE_NOT_ENOUGH":
             self.quoter.balance.forget()
 
-    async def _create(self, prepared: Prepared) -> Created | OrderError:
+    async def _create(self, intent: Order, deadline: Deadline,
+                      prepared: Prepared) -> Created | OrderError:
+        async def still_current() -> str | None:  # awaited right before createOrder leaves
+            async with self._uow() as uow:
+                current = await uow.orders.get(intent.id or 0)
+            return placement.may_send(current, intent, deadline.remaining())
+
         try:
-            return Created(placement_of(await self._sunsky.create_order(prepared.request)))
+            created = await self._sunsky.create_order(prepared.request, deadline=deadline,
+                                                      confirm=still_current)
         except SunskyError as exc:
             return sunsky_error(exc, self._clock())
+        return Created(placement_of(created))
+
+    async def _withheld(self, intent: Order, withheld: Withheld, envelope: Envelope) -> None:
+        """createOrder never left: still our attempt, back to the placer (Placing, so its
+        look-up after the settle time decides); otherwise another attempt owns the order."""
+        async with self._uow() as uow:
+            current = await uow.orders.get(intent.id or 0, for_update=True)
+            step = placement.after_withheld(current, intent)
+            if isinstance(step, Requeue):
+                assert current is not None
+                await requeue(uow, self._settings, current, actor=ACTOR, reason="attempt_expired",
+                              note=step.note, now=self._clock())
+                await uow.commit()
+                self._committed()
+        then = step.note if isinstance(step, Requeue) else step.reason
+        logger.warning("order %s: createOrder withheld, never sent (%s); %s; from %s", intent.id,
+                       withheld.reason, then, envelope.where())
 
     # --- outcomes -------------------------------------------------------------------------
     async def _settle(self, order: Order, outcome: Adopt | Fail, envelope: Envelope) -> None:
@@ -203,13 +241,7 @@ class Placer:
             placed = placement.mark_placed(current, adopt, now, actor=ACTOR)
             if placed is None:
                 return
-            placed = await uow.orders.save(placed)
-            message = OrderPlaced(message_id=new_message_id(), order_id=placed.id or 0,
-                                  invoice_id=placed.invoice_id, occurred_at=now,
-                                  sunsky_order_number=adopt.sunsky.number,
-                                  site_number=placed.site_number or "",
-                                  total_amount=adopt.sunsky.total)
-            await emit(uow, self._settings.topic(TOPIC_ORDER_PLACED), str(placed.id), message)
+            await save_placed(uow, self._settings, placed, now)
             await uow.commit()
         self._committed()
         logger.info("order %s placed: SUNSKY %s (%s) from %s", order.id, adopt.sunsky.number,

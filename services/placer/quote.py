@@ -3,7 +3,7 @@
 Checks, in order and without calling createOrder: SUNSKY ships to the country (cached country
 table), the state is one SUNSKY knows where it needs one, a shipping way by the shop's policy
 (one ``getPricesAndFreights``), and a balance that covers goods + freight (cached balance). The
-rules are ``shared.domain.placement``'s; this module does the reading.
+rules are ``shared.domain.quoting``'s; this module does the reading.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 
 from services.placer.caches import BalanceTracker, CountryDirectory
 from shared.db.repository import SHIPPING_WAY_POLICY, UnitOfWork
-from shared.domain import placement
+from shared.domain import quoting
 from shared.domain.order import Order
 from shared.domain.placement import Fail, Quoted
 from shared.messaging.emit import utcnow
@@ -50,17 +50,17 @@ class Quoter:
         """The request to send, or why not (SUNSKY errors on the reads are raised)."""
         now = self._clock()
         country = await self.countries.resolve(order.shipping.country_iso2)
-        where = placement.destination(order, country, now)
+        where = quoting.destination(order, country, now)
         if isinstance(where, Fail):
             return where
         quote = await self._sunsky.get_prices_and_freights(
             where.country_id, order.lines_for_sunsky, state=where.state)
         goods = sum((p.amount for p in quote.prices), Decimal(0))
-        quoted = placement.choose_quote(order, where, goods, quote.freight_options,
+        quoted = quoting.choose_quote(order, where, goods, quote.freight_options,
                                         await self._policy(), now)
         if isinstance(quoted, Fail):
             return quoted
-        short = placement.check_balance(quoted, await self.balance.available(quoted.total), now)
+        short = quoting.check_balance(quoted, await self.balance.available(quoted.total), now)
         if short is not None:
             return short
         return Prepared(_request(order, quoted), quoted)

@@ -7,6 +7,7 @@ and are stored the same way (code, kind, SUNSKY's message verbatim, fix hint).
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import NamedTuple
 
 from shared.domain.order import OrderError
@@ -64,7 +65,19 @@ ORDER_ERRORS: dict[str, ErrorInfo] = {
     "BALANCE_NOT_ENOUGH": ErrorInfo(
         "needs_action", "The SUNSKY balance does not cover the order",
         "Top up the SUNSKY balance; waiting orders are retried once it covers them"),
+    "SUNSKY_ADDRESS_DIFFERS": ErrorInfo(
+        "needs_action", "SUNSKY already holds this order under its siteNumber, shipping to "
+        "another address than ours",
+        "Compare both addresses (dropship orders show ID). To ship to ours: cancel the order at "
+        "SUNSKY, then dropship orders retry ID (it is placed again under a new siteNumber). To "
+        "keep SUNSKY's: dropship orders accept-sunsky-address ID"),
 }
+
+
+def top_up_hint(total: Decimal, has: str) -> str:
+    """BALANCE_NOT_ENOUGH's hint with the amount this order needs."""
+    return (f"Top up SUNSKY balance: needs {total:.2f} USD, {has}; waiting orders are retried "
+            "once it covers them")
 
 
 def order_error(code: str, now: datetime, *, detail: str | None = None) -> OrderError:

@@ -109,6 +109,38 @@ class ShippingInfo:
 
 
 @dataclass(frozen=True)
+class ShipTo:
+    """A delivery address as createOrder sends it (SUNSKY's ``deliveryAddress`` fields, its
+    country id): what ours and SUNSKY's are compared by."""
+
+    receiver: str | None
+    telephone: str | None
+    address: str | None
+    address2: str | None
+    city: str | None
+    state: str | None
+    postcode: str | None
+    country_id: int | None
+
+
+@dataclass(frozen=True)
+class SunskyAddress:
+    """Where SUNSKY ships its order ``number``, found under our siteNumber, when that is not
+    where we ship: kept on the order until a person decides (re-place or accept)."""
+
+    number: str
+    ship_to: ShipTo | None  # None: SUNSKY's answer said nothing of where it ships
+    country_iso2: str | None = None
+
+    def full_address(self) -> str:
+        if self.ship_to is None:
+            return "(SUNSKY did not say)"
+        t = self.ship_to
+        parts = [t.address, t.address2, t.city, t.state, t.postcode, self.country_iso2]
+        return f"{t.receiver} ({t.telephone}) " + ", ".join(p for p in parts if p)
+
+
+@dataclass(frozen=True)
 class OrderError:
     """Why an order is API Failed: a stable code, its class, SUNSKY's words, what to do."""
 
@@ -167,6 +199,7 @@ class Order:
     auto_retries: int = 0  # automatic retries by the retrier since the last person's retry
     retries_exhausted: bool = False
     last_swept_at: datetime | None = None
+    sunsky_address: SunskyAddress | None = None
     history: tuple[StatusChange, ...] = field(default=(), compare=False)
 
     def transition(self, to: OrderStatus, *, reason: str, actor: str, now: datetime) -> Order:
@@ -194,9 +227,12 @@ def new_order_history(order: Order, *, reason: str, actor: str, now: datetime) -
     return replace(order, history=(StatusChange(None, order.status, reason, actor, now),))
 
 
-def site_number_for(order_id: int, invoice_id: str) -> str:
-    """The stable reference sent to SUNSKY as ``siteNumber`` (<= 32 characters)."""
-    return f"DS{order_id}-INV{invoice_id}"[:32]
+def site_number_for(order_id: int, invoice_id: str, *, attempt: int | None = None) -> str:
+    """The stable reference sent to SUNSKY as ``siteNumber`` (<= 32 characters). ``attempt``:
+    the one an order is re-placed from after SUNSKY cancelled it (``-A3``), since SUNSKY may
+    refuse the old siteNumber again; ``DS<id>`` keeps every one unique to the order."""
+    suffix = "" if attempt is None else f"-A{attempt}"
+    return f"DS{order_id}-INV{invoice_id}"[:32 - len(suffix)] + suffix
 
 
 def transitions_table_markdown() -> str:

@@ -6,57 +6,50 @@ value (``Fail``), never an exception. The one-order guarantee rests on three rul
 
 1. ``start_attempt``: the intent (Placing, a new attempt, ``placing_started_at``) is recorded
    before createOrder is sent, always with the order's one ``siteNumber``; an attempt that some
-   other worker started since this one loaded the order is not ours to send.
+   other worker started since this one loaded the order is not ours to send. ``may_send``: the
+   attempt has one hard deadline, shorter than the settle time; right before createOrder leaves
+   it must still be the order's current attempt with time left, or it never leaves
+   (``after_withheld``: the look-up then decides), so a stalled worker cannot send late.
 2. ``on_ready``/``after_create``: an order that may already be at SUNSKY (an earlier attempt,
    an unknown outcome, SUNSKY saying "already placed") is looked up by ``siteNumber`` first,
-   after the settle time, and placed again only when SUNSKY confirms it has none.
+   after the settle time, and placed again only when SUNSKY confirms it has none (or holds it
+   cancelled: then under a fresh siteNumber). What it holds is adopted only where SUNSKY ships
+   where we ship (``shared.domain.adoption``).
 3. ``on_ready``/``mark_placed``: an order SUNSKY holds, or one that is not Ready to Place or
    Placing, is never placed; duplicates and stale messages change nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Protocol
 
-from shared.domain.errors import order_error
+from shared.domain.adoption import Found, address_differs, replacement_site_number
+from shared.domain.errors import top_up_hint
 from shared.domain.order import (
     FINAL,
     SUBMITTED,
     Order,
     OrderError,
     OrderStatus,
+    SunskyAddress,
     SunskyPlacement,
 )
 from shared.domain.retry import RetryPolicy, schedule_retry, settle_until
-from shared.domain.shipping import FreightLike, choose_shipping_way
 
 S = OrderStatus
 PLACEABLE = frozenset({S.READY_TO_PLACE, S.PLACING})
 # createOrder answers after which the order may exist at SUNSKY: look it up, never re-send.
 AMBIGUOUS_KINDS = frozenset({"unknown_outcome", "duplicate"})
+# The SUNSKY client's kind for a createOrder refused before it left (``may_send`` said no).
+NOT_SENT = "not_sent"
+# Less time than this left on an attempt's deadline: do not send (the answer could not come in
+# time, and a late one is an unknown outcome that costs a look-up).
+MIN_SECONDS_TO_SEND = 0.5
 
 
 # --- what SUNSKY told us, as values -----------------------------------------------------------
-class StateLike(Protocol):
-    @property
-    def code(self) -> str: ...
-    @property
-    def name(self) -> str: ...
-
-
-class CountryLike(Protocol):
-    @property
-    def id(self) -> int: ...
-    @property
-    def ship_to_state(self) -> bool: ...
-    @property
-    def states(self) -> Sequence[StateLike]: ...
-
-
 @dataclass(frozen=True)
 class Destination:
     country_id: int
@@ -91,7 +84,10 @@ class LookUp:
 
 @dataclass(frozen=True)
 class Quote:
-    """SUNSKY surely has no such order: quote it and place it."""
+    """SUNSKY surely has no such order: quote it and place it (under ``site_number`` when SUNSKY
+    holds one cancelled under the old one, which it may refuse to reuse)."""
+
+    site_number: str | None = None
 
 
 @dataclass(frozen=True)
@@ -110,6 +106,7 @@ class Fail:
     error: OrderError
     clear_intent: bool = False
     quoted_total: Decimal | None = None
+    sunsky_address: SunskyAddress | None = None  # SUNSKY holds it, shipping elsewhere
 
 
 @dataclass(frozen=True)
@@ -134,6 +131,13 @@ class Created:
     sunsky: SunskyPlacement
 
 
+@dataclass(frozen=True)
+class Withheld:
+    """createOrder was refused before it left: nothing happened at SUNSKY."""
+
+    reason: str
+
+
 # --- 1. an order.ready arrives ----------------------------------------------------------------
 def on_ready(order: Order, now: datetime, settle_seconds: float) -> Ignore | LookUp | Quote:
     if order.status not in PLACEABLE:
@@ -145,59 +149,26 @@ def on_ready(order: Order, now: datetime, settle_seconds: float) -> Ignore | Loo
     return Quote()
 
 
-def after_lookup(found: SunskyPlacement | OrderError | None) -> Adopt | Quote | Fail:
+def after_lookup(order: Order, found: Found | OrderError | None,
+                 now: datetime) -> Adopt | Quote | Fail:
     """What a look-up by siteNumber means before placing: None is SUNSKY's "none"."""
     if isinstance(found, OrderError):
         return Fail(found)
     if found is None:
         return Quote()
-    return Adopt(found, "found by siteNumber")
+    if found.cancelled:
+        return Quote(replacement_site_number(order))
+    return adopt_if_it_ships_there(found, "found by siteNumber", now)
 
 
-# --- 2. the quote -----------------------------------------------------------------------------
-def destination(order: Order, country: CountryLike | None, now: datetime) -> Destination | Fail:
-    """SUNSKY ships to the country, and knows the state where it needs one."""
-    ship = order.shipping
-    if country is None:
-        return Fail(order_error("COUNTRY_NOT_SUPPORTED", now, detail=ship.country_iso2))
-    state = match_state(country, ship.state)
-    if country.ship_to_state and state is None:
-        return Fail(order_error("STATE_INVALID", now, detail=f"{ship.state!r}"))
-    return Destination(country.id, state)
+def adopt_if_it_ships_there(found: Found, how: str, now: datetime) -> Adopt | Fail:
+    """Placed when SUNSKY ships where createOrder would; else a person decides."""
+    if not found.differing:
+        return Adopt(found.sunsky, how)
+    return Fail(address_differs(found, now), sunsky_address=found.address)
 
 
-def match_state(country: CountryLike, state: str | None) -> str | None:
-    wanted = (state or "").strip().lower()
-    for candidate in country.states:
-        if wanted in {candidate.code.lower(), candidate.name.lower()}:
-            return str(candidate.code)
-    return None if country.ship_to_state else (state or None)
-
-
-def choose_quote(order: Order, where: Destination, goods: Decimal,
-                 options: Sequence[FreightLike], policy: dict[str, Any],
-                 now: datetime) -> Quoted | Fail:
-    """The shipping way by the shop's policy, and the order's total at SUNSKY."""
-    way = choose_shipping_way(options, policy)
-    if way is None:
-        return Fail(order_error("SHIPPING_WAY_NOT_AVAILABLE", now,
-                                detail=f"to {order.shipping.country_iso2} ({policy})"))
-    return Quoted(where.country_id, where.state, way.id, way.name, goods + way.shipping_cost)
-
-
-def check_balance(quoted: Quoted, balance: Decimal, now: datetime) -> Fail | None:
-    """A balance that does not cover goods + freight is a "no" before createOrder."""
-    if balance >= quoted.total:
-        return None
-    has = f"has {balance:.2f} USD"
-    error = order_error("BALANCE_NOT_ENOUGH", now, detail=f"needs {quoted.total:.2f} USD, {has}")
-    return Fail(replace(error, fix_hint=top_up_hint(quoted.total, has)),
-                quoted_total=quoted.total)
-
-
-def top_up_hint(total: Decimal, has: str) -> str:
-    return (f"Top up SUNSKY balance: needs {total:.2f} USD, {has}; waiting orders are retried "
-            "once it covers them")
+# --- 2. the quote: shared.domain.quoting ----------------------------------------------------
 
 
 # --- 3. the intent ----------------------------------------------------------------------------
@@ -225,16 +196,48 @@ def start_attempt(current: Order | None, seen: Order, quoted: Quoted, now: datet
                                      actor=actor, now=now)
     shipping = replace(current.shipping, sunsky_country_id=quoted.country_id,
                        shipping_way_id=quoted.way_id, shipping_method=quoted.way_name)
+    # ``seen``'s siteNumber: a fresh one when the look-up found the old one's order cancelled.
     return Send(replace(current, attempts=current.attempts + 1, placing_started_at=now,
-                        shipping=shipping, next_attempt_at=None, quoted_total=quoted.total))
+                        shipping=shipping, next_attempt_at=None, quoted_total=quoted.total,
+                        site_number=seen.site_number, sunsky_address=None))
+
+
+def may_send(current: Order | None, intent: Order, seconds_left: float) -> str | None:
+    """Right before createOrder leaves: None to send it, or why not. Only the order's current
+    attempt sends, and only while its deadline leaves time to hear the answer."""
+    if current is None or current.status != S.PLACING or _attempt(current) != _attempt(intent):
+        now = "gone" if current is None else f"{current.status.label}, attempt {current.attempts}"
+        return f"attempt {intent.attempts} is no longer the order's current one (now {now})"
+    if seconds_left < MIN_SECONDS_TO_SEND:
+        return (f"attempt {intent.attempts} has {max(seconds_left, 0):.1f}s left of its "
+                "deadline")
+    return None
+
+
+def _attempt(order: Order) -> tuple[int, datetime | None]:
+    return order.attempts, order.placing_started_at
+
+
+def after_withheld(current: Order | None, intent: Order) -> Requeue | Ignore:
+    """createOrder never left. Still the current attempt (its deadline passed first): back to
+    the placer, whose look-up after the settle time decides, as for any attempt that may have
+    left; another attempt (or an outcome) owns the order otherwise."""
+    if current is not None and current.status == S.PLACING and _attempt(current) == _attempt(
+            intent):
+        return Requeue("attempt_expired", f"attempt {intent.attempts} ran out of time before "
+                       "createOrder left")
+    return Ignore("another attempt or an outcome owns the order")
 
 
 # --- 4. createOrder answered ------------------------------------------------------------------
-def after_create(answer: Created | OrderError, quoted: Quoted) -> Adopt | LookUp | Fail:
+def after_create(answer: Created | OrderError, quoted: Quoted) -> Adopt | LookUp | Fail | Withheld:
     """A definite refusal fails the order; an ambiguous one asks for a look-up at once (the
-    attempt is over: nothing of ours can still be on its way)."""
+    attempt is over: nothing of ours can still be on its way); a send refused before it left
+    changes nothing by itself (``after_withheld``)."""
     if isinstance(answer, Created):
         return Adopt(answer.sunsky, "createOrder")
+    if answer.kind == NOT_SENT:
+        return Withheld(answer.message)
     if answer.kind in AMBIGUOUS_KINDS:
         return LookUp(answer.at)
     error = answer
@@ -243,12 +246,14 @@ def after_create(answer: Created | OrderError, quoted: Quoted) -> Adopt | LookUp
     return Fail(error, clear_intent=True, quoted_total=quoted.total)
 
 
-def after_ambiguous_lookup(cause: OrderError,
-                           found: SunskyPlacement | OrderError | None) -> Adopt | Fail:
-    """After an ambiguous createOrder: found means placed; none or a failed look-up fails the
-    order with the ambiguous answer as the reason (a retry looks it up again first)."""
-    if isinstance(found, SunskyPlacement):
-        return Adopt(found, f"found by siteNumber after {cause.code}")
+def after_ambiguous_lookup(cause: OrderError, found: Found | OrderError | None,
+                           now: datetime) -> Adopt | Fail:
+    """After an ambiguous createOrder: found (where we ship) means placed; none, a cancelled
+    one or a failed look-up fails the order with the ambiguous answer as the reason (a retry
+    looks it up again first)."""
+    if isinstance(found, Found) and not found.cancelled:
+        how = f"found by siteNumber after {cause.code}"
+        return adopt_if_it_ships_there(found, how, now)
     if isinstance(found, OrderError):
         detail = f"{cause.message}; look-up by siteNumber failed: {found.code}"
         return Fail(replace(cause, message=detail))
@@ -264,7 +269,7 @@ def mark_placed(current: Order | None, adopt: Adopt, now: datetime, *,
     placed = current.transition(S.PLACED, reason=f"SUNSKY order {adopt.sunsky.number} "
                                 f"({adopt.how})", actor=actor, now=now)
     return replace(placed, sunsky=adopt.sunsky, placed_at=now, last_error=None,
-                   next_attempt_at=None)
+                   next_attempt_at=None, sunsky_address=None)
 
 
 def mark_failed(current: Order | None, fail: Fail, policy: RetryPolicy, now: datetime,
@@ -281,4 +286,4 @@ def mark_failed(current: Order | None, fail: Fail, policy: RetryPolicy, now: dat
         failed = replace(failed, placing_started_at=None)
     if fail.quoted_total is not None:
         failed = replace(failed, quoted_total=fail.quoted_total)
-    return failed
+    return replace(failed, sunsky_address=fail.sunsky_address)

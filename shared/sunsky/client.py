@@ -14,8 +14,7 @@ Retry policy, declared there and here and nowhere else:
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Sequence
-from contextlib import aclosing
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -23,13 +22,14 @@ import httpx
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
 from shared.settings import Settings
+from shared.sunsky.deadline import Confirm, Deadline
 from shared.sunsky.errors import (
     SunskyError,
-    bad_response,
     odd_body,
     unknown_outcome,
 )
 from shared.sunsky.http import SunskyHttp, validation_summary
+from shared.sunsky.lookup import TIME_ZONE_PAD, SiteNumberSearch
 from shared.sunsky.models import (
     BillPage,
     Country,
@@ -39,7 +39,6 @@ from shared.sunsky.models import (
     Quote,
     SunskyOrder,
     item_params,
-    readable_order,
 )
 
 MAX_PAGE_SIZE = 100
@@ -93,9 +92,12 @@ class SunskyClient(SunskyHttp):
         params = {"countryId": country_id, "state": state, **item_params(items)}
         return await self._read(GET_PRICES_AND_FREIGHTS, params, Quote.model_validate)
 
-    async def create_order(self, req: CreateOrderRequest) -> SunskyOrder:
-        """Place the order. Sent once, never retried: see the module docstring."""
-        data = await self._call(CREATE_ORDER, req.to_params(), mutating=True)
+    async def create_order(self, req: CreateOrderRequest, *, deadline: Deadline | None = None,
+                           confirm: Confirm | None = None) -> SunskyOrder:
+        """Place the order. Sent once, never retried: see the module docstring. With a
+        ``deadline`` (and ``confirm``), guarded as ``shared.sunsky.http`` describes."""
+        data = await self._call(CREATE_ORDER, req.to_params(), mutating=True, deadline=deadline,
+                                confirm=confirm)
         try:
             return SunskyOrder.model_validate(data)
         except ValidationError as exc:
@@ -153,51 +155,25 @@ class SunskyClient(SunskyHttp):
             page, page_count = page + 1, result.page_count
 
     async def find_order_by_site_number(
-        self, site_number: str, *, created_from: date, created_to: date | None = None
+        self, site_number: str, *, not_before: datetime, max_calls: int | None = None
     ) -> SunskyOrder | None:
-        """The order we created with ``site_number``, or None.
+        """The order we created with ``site_number`` no earlier than ``not_before`` (the start
+        of the attempt that may have created it), or None when SUNSKY confirms there is none;
+        a cancelled one only when no live one exists. At most ``max_calls`` calls, else
+        ``SunskyLookupBudgetError``. How it narrows the search: ``shared.sunsky.lookup``."""
+        earliest, latest = not_before - TIME_ZONE_PAD, self._wall_clock() + TIME_ZONE_PAD
+        search = SiteNumberSearch(
+            site_number, earliest, latest, lambda page: self._raw_page(
+                site_number, earliest.date(), latest.date(), page),
+            self.get_order_details, max_calls)
+        return await search.run()
 
-        Sends the ``siteNumber`` filter but also matches client-side on every page, because the
-        filter is only reported by third parties. ``created_to`` defaults to tomorrow (UTC), so
-        SUNSKY's unstated time zone cannot hide an order placed "today".
-        """
-        until = created_to or datetime.now(UTC).date() + timedelta(days=1)
-        entries = self._iter_raw_orders(created_from, until, site_number)
-        async with aclosing(entries) as raw:
-            async for entry in raw:
-                found = await self._matching(entry, site_number)
-                if found is not None:
-                    return found
-        return None
-
-    async def _matching(self, entry: dict[str, Any], site_number: str) -> SunskyOrder | None:
-        """The order if this list entry is ours. "None" here must mean "not ours", never
-        "could not tell": callers place an order again on None. List entries are only known
-        to carry ``number``, so an entry without ``siteNumber``, or one our model cannot read,
-        is checked against its full details."""
-        listed = entry.get("siteNumber")
-        if listed not in (None, "", site_number):
-            return None
-        number = entry.get("number")
-        if not number:
-            raise bad_response(GET_ORDER_LIST, ["an order list entry without a number"])
-        if listed == site_number and readable_order(entry):
-            return SunskyOrder.model_validate(entry)
-        details = await self.get_order_details(str(number))
-        return details if details.site_number == site_number else None
-
-    async def _iter_raw_orders(self, created_from: date, created_to: date,
-                               site_number: str) -> AsyncGenerator[dict[str, Any], None]:
-        page, page_count = 1, 1
-        while page <= page_count:
-            params = _page_params(created_from, created_to, page, MAX_PAGE_SIZE)
-            params["siteNumber"] = site_number
-            result = await self._read(GET_ORDER_LIST, params, _RawPage.model_validate)
-            for entry in result.result:
-                yield entry
-            if not result.result:
-                return
-            page, page_count = page + 1, result.page_count
+    async def _raw_page(self, site_number: str, first: date, last: date,
+                        page: int) -> tuple[int, list[dict[str, Any]]]:
+        params = _page_params(first, last, page, MAX_PAGE_SIZE)
+        params["siteNumber"] = site_number
+        result = await self._read(GET_ORDER_LIST, params, _RawPage.model_validate)
+        return result.page_count, result.result
 
     async def get_balance(self) -> Decimal:
         return await self._read(GET_BALANCE, {}, _BALANCE.validate_python)

@@ -18,7 +18,9 @@ upper-snake string stored on orders; ``messages`` keeps SUNSKY's texts verbatim:
           ├── SunskyUnknownOutcomeError   UNKNOWN_OUTCOME: createOrder only; the order may exist,
           │                               so look it up by siteNumber before creating it again
           ├── SunskyDuplicateOrderError   DUPLICATE_SITE_NUMBER: createOrder said 已下单
-          └── SunskyNotFoundError         NOT_FOUND: "The record you visiting does NOT exist."
+          ├── SunskyNotFoundError         NOT_FOUND: "The record you visiting does NOT exist."
+          └── SunskyNotSentError          NOT_SENT: a guarded createOrder was refused before it
+                                          left (its deadline, or the caller's last check)
 
 SUNSKY's real error texts are mostly undocumented (reference section 3), so envelopes are
 classified by case-insensitive substring rules, first matching rule wins. Errors never carry the
@@ -46,6 +48,7 @@ class ErrorKind(StrEnum):
     UNKNOWN_OUTCOME = "unknown_outcome"
     DUPLICATE = "duplicate"
     NOT_FOUND = "not_found"
+    NOT_SENT = "not_sent"
 
 
 class SunskyError(Exception):
@@ -113,6 +116,13 @@ class SunskyDuplicateOrderError(SunskyError):
 class SunskyNotFoundError(SunskyError):
     kind = ErrorKind.NOT_FOUND
     default_hint = "Check the SUNSKY order number (or other id) you asked for"
+
+
+class SunskyNotSentError(SunskyError):
+    """The request never left: nothing happened at SUNSKY, and nothing of it can arrive late."""
+
+    kind = ErrorKind.NOT_SENT
+    default_hint = "Never sent: nothing happened at SUNSKY"
 
 
 _Rule = tuple[tuple[str, ...], type[SunskyError], str, str]
@@ -196,6 +206,10 @@ def _transport_code(exc: httpx.HTTPError) -> str:
 
 def unknown_outcome(endpoint: str, messages: Sequence[str]) -> SunskyUnknownOutcomeError:
     return SunskyUnknownOutcomeError("UNKNOWN_OUTCOME", messages, endpoint=endpoint)
+
+
+def not_sent(endpoint: str, messages: Sequence[str]) -> SunskyNotSentError:
+    return SunskyNotSentError("NOT_SENT", messages, endpoint=endpoint)
 
 
 def bad_response(endpoint: str, messages: Sequence[str]) -> SunskyProtocolError:

@@ -6,6 +6,14 @@ I/O seam (tests pass ``httpx.MockTransport``). Each call is a signed form POST t
 ``errors.py``. Reads retry ``SunskyError.retryable`` failures up to ``read_retries`` times with
 exponential back-off and jitter (seconds when SUNSKY throttles); a mutating call is sent once.
 Every attempt waits for the rate limiter and is counted in ``calls`` (benchmarks read it).
+
+A call with a ``Deadline`` (a placement attempt's createOrder) leaves only before it: its wait
+for a call slot, connect, write and read are all bounded by what is left of it, and right
+before it leaves the caller's ``confirm`` is awaited (is the attempt still the current one?).
+Refused there, it raises ``SunskyNotSentError``: it never left. Once it has left, running out
+of time is an unknown outcome. What no client-side check can close: a stall in the microseconds
+between that last check and the socket write that outlasts the settle time's margin over the
+deadline (``SETTLE_MARGIN_SECONDS`` at least).
 """
 
 from __future__ import annotations
@@ -16,13 +24,23 @@ import random
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
 import httpx
 from pydantic import ValidationError
 
-from shared.sunsky.errors import SunskyError, classify_transport, odd_body, read_envelope
+from shared.sunsky.deadline import Confirm, Deadline, DeadlinePassed
+from shared.sunsky.errors import (
+    SunskyError,
+    SunskyTransientError,
+    classify_transport,
+    not_sent,
+    odd_body,
+    read_envelope,
+    unknown_outcome,
+)
 from shared.sunsky.ratelimit import RateLimiter
 from shared.sunsky.signing import signed_params
 
@@ -54,6 +72,7 @@ class SunskyHttp:
         transport: httpx.AsyncBaseTransport | None = None,
         limiter: RateLimiter | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._key = api_key
@@ -62,8 +81,10 @@ class SunskyHttp:
         self._backoff_base = backoff_base
         self._limiter = limiter or RateLimiter(max_calls_per_second)
         self._sleep = sleep
+        self._wall_clock = wall_clock  # what "now" is for a look-up's window
+        self._timeout = httpx.Timeout(timeout, connect=connect_timeout)
         self._http = httpx.AsyncClient(
-            timeout=httpx.Timeout(timeout, connect=connect_timeout),
+            timeout=self._timeout,
             headers={"User-Agent": USER_AGENT},
             transport=transport,
         )
@@ -106,13 +127,14 @@ class SunskyHttp:
         ceiling = base * 2.0**attempt
         return ceiling / 2 + random.uniform(0, ceiling / 2)  # jitter, not crypto
 
-    async def _call(self, path: str, params: Mapping[str, object], *, mutating: bool) -> object:
-        """One attempt: throttle, count, send, classify, log one line."""
-        await self._limiter.acquire()
+    async def _call(self, path: str, params: Mapping[str, object], *, mutating: bool,
+                    deadline: Deadline | None = None, confirm: Confirm | None = None) -> object:
+        """One attempt: throttle (and, guarded, the last check), count, send, classify, log."""
+        await self._clear_to_send(path, deadline, confirm)
         self.calls[path] += 1
         started, outcome = time.perf_counter(), "interrupted"
         try:
-            data = await self._exchange(path, params, mutating=mutating)
+            data = await self._exchange(path, params, mutating=mutating, deadline=deadline)
             outcome = "ok"
             return data
         except SunskyError as exc:
@@ -122,19 +144,60 @@ class SunskyHttp:
             elapsed_ms = (time.perf_counter() - started) * 1000
             logger.debug("sunsky %s %.0fms %s", path, elapsed_ms, outcome)
 
+    async def _clear_to_send(self, path: str, deadline: Deadline | None,
+                             confirm: Confirm | None) -> None:
+        """A call slot within the deadline, then the caller's last word, then the deadline
+        once more: a refusal raises ``SunskyNotSentError`` and nothing leaves."""
+        try:
+            await self._limiter.acquire(deadline)
+        except DeadlinePassed as exc:
+            raise not_sent(path, [f"no call slot before the deadline: {exc}"]) from None
+        refusal = _expired(deadline)
+        if refusal is None and confirm is not None:
+            refusal = await confirm() or _expired(deadline)
+        if refusal is not None:
+            raise not_sent(path, [refusal])
+
     async def _exchange(
-        self, path: str, params: Mapping[str, object], *, mutating: bool
+        self, path: str, params: Mapping[str, object], *, mutating: bool,
+        deadline: Deadline | None = None,
     ) -> object:
         body = signed_params(params, self._key, self._secret)
+        left = None if deadline is None else max(deadline.remaining(), 0.001)
         try:
-            response = await self._http.post(f"{self.base_url}/openapi/{path}", data=body)
+            async with asyncio.timeout(left):
+                response = await self._http.post(f"{self.base_url}/openapi/{path}", data=body,
+                                                 timeout=_bounded(self._timeout, left))
         except httpx.HTTPError as exc:
             raise classify_transport(path, exc, mutating=mutating) from exc
+        except TimeoutError as exc:  # the deadline came while the request may have been out
+            detail = [f"no answer within the deadline ({left:.1f}s)"]
+            if mutating:
+                raise unknown_outcome(path, detail) from exc
+            raise SunskyTransientError("TIMEOUT", detail, endpoint=path) from exc
         text = self._scrub(response.text)
         return read_envelope(path, response.status_code, text, mutating=mutating)
 
     def _scrub(self, text: str) -> str:
         return text.replace(self._secret, "***") if self._secret else text
+
+
+def _expired(deadline: Deadline | None) -> str | None:
+    if deadline is None or not deadline.passed:
+        return None
+    return f"the deadline passed {-deadline.remaining():.1f}s ago"
+
+
+def _bounded(timeout: httpx.Timeout, left: float | None) -> httpx.Timeout:
+    """Each phase's timeout, no longer than what is left of the deadline."""
+    if left is None:
+        return timeout
+
+    def cap(value: float | None) -> float:
+        return left if value is None else min(value, left)
+
+    return httpx.Timeout(connect=cap(timeout.connect), read=cap(timeout.read),
+                         write=cap(timeout.write), pool=cap(timeout.pool))
 
 
 def parsed_as(parse: Callable[[Any], _T], data: object, path: str) -> _T:

@@ -11,10 +11,11 @@ Errors are the ``shared.sunsky.errors`` hierarchy for both.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Protocol
 
+from shared.sunsky.deadline import Confirm, Deadline
 from shared.sunsky.models import (
     BillPage,
     Country,
@@ -31,8 +32,14 @@ class Sunsky(Protocol):
     async def get_prices_and_freights(self, country_id: int, items: Sequence[tuple[str, int]],
                                       state: str | None = None) -> Quote: ...
 
-    async def create_order(self, req: CreateOrderRequest) -> SunskyOrder:
-        """Sent once; after an unknown outcome, ``find_order_by_site_number`` tells."""
+    async def create_order(self, req: CreateOrderRequest, *, deadline: Deadline | None = None,
+                           confirm: Confirm | None = None) -> SunskyOrder:
+        """Sent once; after an unknown outcome, ``find_order_by_site_number`` tells.
+
+        With ``deadline``, the request leaves only before it (the wait for a call slot
+        included) and its answer is awaited no longer; ``confirm`` is awaited right before it
+        leaves, and a reason it returns refuses the send. Refused, it raises
+        ``SunskyNotSentError``: it never left, nothing of it can arrive at SUNSKY later."""
         ...
 
     async def get_order_details(self, number: str) -> SunskyOrder: ...
@@ -43,9 +50,11 @@ class Sunsky(Protocol):
         """One page of orders created in the window (inclusive), newest first."""
         ...
 
-    async def find_order_by_site_number(self, site_number: str, *, created_from: date,
-                                        created_to: date | None = None) -> SunskyOrder | None:
-        """The order with ``site_number``, or None only when SUNSKY confirms there is none."""
+    async def find_order_by_site_number(self, site_number: str, *, not_before: datetime,
+                                        max_calls: int | None = None) -> SunskyOrder | None:
+        """The order with ``site_number`` created no earlier than ``not_before`` (SUNSKY's time
+        zone aside), a live one before a cancelled one; None only when SUNSKY confirms there
+        is none. Needing more than ``max_calls`` calls raises ``SunskyLookupBudgetError``."""
         ...
 
     async def get_balance(self) -> Decimal: ...

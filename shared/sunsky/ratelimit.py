@@ -2,8 +2,10 @@
 public; integrators keep to about 2 calls/s).
 
 A token bucket: ``burst`` tokens at most, refilled at ``calls_per_second``. Callers queue on a
-lock, so concurrent workers in one process share the budget fairly. The clock and the sleep are
-injectable so unit tests run on a fake clock.
+lock, so concurrent workers in one process share the budget fairly. A caller with a deadline
+(a placement attempt's createOrder) is refused at once, with nothing taken, when its slot would
+come after the deadline. The clock and the sleep are injectable so unit tests run on a fake
+clock.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+
+from shared.sunsky.deadline import Deadline, DeadlinePassed
 
 
 class RateLimiter:
@@ -36,16 +40,36 @@ class RateLimiter:
     def unlimited(self) -> bool:
         return self._rate == 0
 
-    async def acquire(self) -> None:
-        """Wait until one more call fits the budget (returns at once when unlimited)."""
+    async def acquire(self, deadline: Deadline | None = None) -> None:
+        """Wait until one more call fits the budget (returns at once when unlimited).
+
+        Raises ``DeadlinePassed``, taking nothing, when the slot (the queue before it
+        included) would come after ``deadline``."""
         if self.unlimited:
             return
-        async with self._lock:
+        await self._lock_before(deadline)
+        try:
             self._refill()
             if self._tokens < 1:
-                await self._sleep((1 - self._tokens) / self._rate)
+                wait = (1 - self._tokens) / self._rate
+                if deadline is not None and wait > deadline.remaining():
+                    raise DeadlinePassed(f"the next SUNSKY call slot is {wait:.1f}s away, "
+                                         f"{deadline.remaining():.1f}s before the deadline")
+                await self._sleep(wait)
                 self._refill()
             self._tokens -= 1
+        finally:
+            self._lock.release()
+
+    async def _lock_before(self, deadline: Deadline | None) -> None:
+        if deadline is None:
+            await self._lock.acquire()
+            return
+        try:
+            async with asyncio.timeout(max(deadline.remaining(), 0.0)):
+                await self._lock.acquire()
+        except TimeoutError:
+            raise DeadlinePassed("other SUNSKY calls queued before it past the deadline") from None
 
     def _refill(self) -> None:
         now = self._clock()

@@ -1,12 +1,20 @@
 """End-to-end tier: whole services as processes against the real broker, PostgreSQL and the
-SUNSKY sandbox over HTTP. ``pipeline`` gives each test its own topics, groups and schema."""
+SUNSKY sandbox over HTTP. ``pipeline`` gives each test its own topics, groups and schema.
+
+The sandbox runs with siteNumber de-duplication off unless a test asks for it: SUNSKY's own
+de-duplication is unconfirmed, so the one-order guarantee must hold without it, and a sandbox
+refusing a reused siteNumber would hide the very duplicate a test looks for. Exactly-once is
+counted where a breach would show: the createOrder requests the sandbox received that created
+an order (``creates_per_site``), not what our database believes.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +33,10 @@ from tests.fixtures.stack import drop_schema
 
 _counter = itertools.count(1)
 READY_LINE = "assigned partitions:"
+CREATE = "order!createOrder.do"
+# Request-log outcomes of a createOrder that created the order at the sandbox (a dropped
+# response took effect too: only the answer was lost).
+TOOK_EFFECT = frozenset({"success", "fault:drop_response"})
 
 
 class Pipeline:
@@ -48,9 +60,11 @@ class Pipeline:
         self.supervisor = Supervisor(self.env, log_dir=log_dir)
         self.publisher = KafkaPublisher(settings.kafka_bootstrap_servers, client_id="e2e-test")
 
-    async def start(self, name: str, service: str | None = None, timeout: float = 60) -> None:
-        """Start ``dropship worker SERVICE`` as process NAME; wait until it consumes."""
-        child = self.supervisor.start(name, dropship_argv("worker", service or name))
+    async def start(self, name: str, service: str | None = None, timeout: float = 60,
+                    env: dict[str, str] | None = None) -> None:
+        """Start ``dropship worker SERVICE`` as process NAME (``env`` on top of the pipeline's);
+        wait until it consumes."""
+        child = self.supervisor.start(name, dropship_argv("worker", service or name), env)
         await self.wait_for_log(name, READY_LINE, timeout=timeout)
         assert child.alive, self.log(name)
 
@@ -158,6 +172,24 @@ class Pipeline:
             response = await client.get("/_sandbox/requests", params={"path": path})
             return list(response.json()["requests"])
 
+    async def creates_per_site(self) -> Counter[str]:
+        """createOrder requests that created an order at the sandbox, per siteNumber."""
+        return Counter(r["params"].get("siteNumber", "") for r in await self.sunsky_requests(CREATE)
+                       if r["outcome"] in TOOK_EFFECT)
+
+    async def assert_one_sunsky_order_each(self, invoices: Sequence[int | str]) -> None:
+        """Each invoice's order was created at SUNSKY by exactly one createOrder request, and
+        our order records that SUNSKY order."""
+        rows = await self.pool.fetch(
+            "SELECT site_number, sunsky_order_number FROM orders WHERE invoice_id = ANY($1)",
+            [str(i) for i in invoices])
+        assert len(rows) == len(invoices)
+        creates = await self.creates_per_site()
+        assert {r["site_number"]: creates[r["site_number"]] for r in rows} == {
+            r["site_number"]: 1 for r in rows}, creates
+        numbers = {o["siteNumber"]: o["number"] for o in await self.sandbox_get_orders()}
+        assert all(numbers[r["site_number"]] == r["sunsky_order_number"] for r in rows)
+
     async def sandbox_get_orders(self) -> list[dict[str, Any]]:
         import httpx
 
@@ -187,7 +219,8 @@ async def pipeline_factory(stack_settings: Settings, sandbox: RunningSandbox,
                            tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[Pipeline]]]:
     made: list[Pipeline] = []
 
-    async def make(partitions: int = 4, *, bootstrap: str | None = None, **env: str) -> Pipeline:
+    async def make(partitions: int = 4, dedupe: bool = False, *, bootstrap: str | None = None,
+                   **env: str) -> Pipeline:
         n = next(_counter)
         base = stack_settings.database_schema
         settings = stack_settings.model_copy(update={
@@ -201,6 +234,7 @@ async def pipeline_factory(stack_settings: Settings, sandbox: RunningSandbox,
         await ensure_topics(settings)
         pipeline = Pipeline(settings, sandbox, pool, tmp_path / f"p{n}", env)
         pipeline.log_dir.mkdir(parents=True, exist_ok=True)
+        await pipeline.sandbox_post("/_sandbox/dedupe", {"dedupe": dedupe})
         await pipeline.publisher.start()
         made.append(pipeline)
         return pipeline

@@ -17,7 +17,8 @@ pytestmark = [pytest.mark.e2e]
 CREATE = "order!createOrder.do"
 FAST_RETRIES = {"RETRY_FIRST_DELAY_SECONDS": "0.3", "RETRY_MAX_DELAY_SECONDS": "2",
                 "RETRY_MAX_ATTEMPTS": "30", "RETRY_SCAN_SECONDS": "0.3",
-                "PLACING_SETTLE_SECONDS": "1", "SUNSKY_TIMEOUT_SECONDS": "3",
+                "PLACING_SETTLE_SECONDS": "2", "PLACING_ATTEMPT_DEADLINE_SECONDS": "1",
+                "SUNSKY_TIMEOUT_SECONDS": "3",
                 "SUNSKY_READ_RETRIES": "1"}
 
 
@@ -32,21 +33,6 @@ async def publish_paid(pipeline, invoices: list[int], seed: int = 1) -> None:
                                  for i in invoices])
 
 
-async def sunsky_orders_per_site(pipeline) -> Counter[str]:
-    return Counter(o["siteNumber"] for o in await pipeline.sandbox_get_orders())
-
-
-async def assert_exactly_one_sunsky_order_each(pipeline, invoices: list[int]) -> None:
-    rows = await pipeline.pool.fetch(
-        "SELECT site_number, sunsky_order_number, status FROM orders WHERE invoice_id = ANY($1)",
-        [str(i) for i in invoices])
-    per_site = await sunsky_orders_per_site(pipeline)
-    assert len(rows) == len(invoices)
-    assert all(per_site[r["site_number"]] == 1 for r in rows), per_site
-    numbers = {o["siteNumber"]: o["number"] for o in await pipeline.sandbox_get_orders()}
-    assert all(numbers[r["site_number"]] == r["sunsky_order_number"] for r in rows)
-
-
 async def test_throttling_and_5xx_on_a_fifth_of_calls(pipeline_factory) -> None:
     pipeline = await pipeline_factory(partitions=4, **FAST_RETRIES)
     await start_all(pipeline, "invoice-listener", "placer", "retrier")
@@ -56,7 +42,7 @@ async def test_throttling_and_5xx_on_a_fifth_of_calls(pipeline_factory) -> None:
     await publish_paid(pipeline, invoices)
     await pipeline.eventually(lambda: placed_count(pipeline, len(invoices)), timeout=120,
                               what="all placed despite faults")
-    await assert_exactly_one_sunsky_order_each(pipeline, invoices)
+    await pipeline.assert_one_sunsky_order_each(invoices)
     attempts = await pipeline.pool.fetch("SELECT attempts FROM orders")
     assert max(r["attempts"] for r in attempts) > 1, "faults should have forced retries"
     retried = await pipeline.pool.fetchval(
@@ -74,7 +60,7 @@ async def test_dropped_create_order_response_is_found_not_placed_again(
     await publish_paid(pipeline, invoices)
     await pipeline.eventually(lambda: placed_count(pipeline, len(invoices)), timeout=60,
                               what="placed after dropped responses")
-    await assert_exactly_one_sunsky_order_each(pipeline, invoices)
+    await pipeline.assert_one_sunsky_order_each(invoices)
     creates = await pipeline.sunsky_requests(CREATE)
     assert {r["outcome"] for r in creates} == {"fault:drop_response"}
 
@@ -102,7 +88,7 @@ async def test_orders_waiting_for_money_are_placed_after_a_top_up(pipeline_facto
     await pipeline.sandbox_post("/_sandbox/balance", {"add": "1000.00"})
     await pipeline.eventually(lambda: placed_count(pipeline, len(invoices)), timeout=60,
                               what="waiting orders placed after the top-up")
-    await assert_exactly_one_sunsky_order_each(pipeline, invoices)
+    await pipeline.assert_one_sunsky_order_each(invoices)
 
 
 async def test_admin_fixes_a_bad_address_then_retries(pipeline_factory) -> None:
@@ -152,7 +138,7 @@ async def test_broker_loses_everything_mid_run(pipeline_factory, embedded_broker
     await pipeline.sandbox_post("/_sandbox/faults", {})
     await pipeline.eventually(lambda: placed_count(pipeline, len(invoices)), timeout=150,
                               what="every order placed after the broker lost its data")
-    await assert_exactly_one_sunsky_order_each(pipeline, invoices)
+    await pipeline.assert_one_sunsky_order_each(invoices)
 
 
 async def test_replaying_failed_orders_twice_places_nothing_twice(pipeline_factory) -> None:
@@ -183,6 +169,7 @@ async def test_replaying_failed_orders_twice_places_nothing_twice(pipeline_facto
     assert "replayed 0" in second and "3 already placed" in second
     await pipeline.consumed("placer", "order.ready")
     assert len(await pipeline.sunsky_requests(CREATE)) == 3
+    await pipeline.assert_one_sunsky_order_each(invoices)
     runs = await pipeline.pool.fetch("SELECT dry_run, replayed FROM replays ORDER BY id")
     assert [(r["dry_run"], r["replayed"]) for r in runs] == [(True, 3), (False, 3), (False, 0)]
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import random
 import sys
-from collections import Counter
 
 import pytest
 
@@ -53,9 +52,8 @@ async def test_hundreds_of_paid_invoices_duplicates_late_created_and_broken(
 
     await pipeline.eventually(lambda: placed_count(pipeline, len(valid)), timeout=120,
                               what="every valid invoice placed")
-    creates = await pipeline.sunsky_requests(CREATE)
-    per_site = Counter(r["params"]["siteNumber"] for r in creates)
-    assert len(per_site) == len(valid) and set(per_site.values()) == {1}
+    await pipeline.assert_one_sunsky_order_each(valid)
+    assert len(await pipeline.sunsky_requests(CREATE)) == len(valid)  # not one more
 
     statuses = await pipeline.statuses()
     assert {statuses[str(i)] for i in valid} == {"placed"}
@@ -82,6 +80,7 @@ async def test_hundreds_of_paid_invoices_duplicates_late_created_and_broken(
 async def test_placer_killed_mid_create_order_still_places_exactly_once(
         pipeline_factory) -> None:
     pipeline = await pipeline_factory(partitions=2, PLACING_SETTLE_SECONDS="4",
+                                      PLACING_ATTEMPT_DEADLINE_SECONDS="3",
                                       SUNSKY_TIMEOUT_SECONDS="10")
     await asyncio.gather(pipeline.start("invoice-listener"), pipeline.start("placer"))
     await pipeline.sandbox_post("/_sandbox/faults",
@@ -103,12 +102,7 @@ async def test_placer_killed_mid_create_order_still_places_exactly_once(
         return (await pipeline.statuses()).get("30001") == "placed"
 
     await pipeline.eventually(placed, timeout=60, what="placed after restart")
-    site = await pipeline.pool.fetchval("SELECT site_number FROM orders WHERE invoice_id='30001'")
-    orders = (await pipeline.sandbox_get_orders())
-    assert [o["siteNumber"] for o in orders].count(site) == 1
-    number = await pipeline.pool.fetchval(
-        "SELECT sunsky_order_number FROM orders WHERE invoice_id='30001'")
-    assert number == next(o["number"] for o in orders if o["siteNumber"] == site)
+    await pipeline.assert_one_sunsky_order_each([30001])
 
 
 def latest_assignment(log: str, topic: str) -> set[str]:
@@ -135,8 +129,8 @@ async def test_two_placers_split_partitions_and_never_duplicate(pipeline_factory
                                  for i in invoices])
     await pipeline.eventually(lambda: placed_count(pipeline, len(invoices)), timeout=90,
                               what="all placed by two placers")
-    creates = await pipeline.sunsky_requests(CREATE)
-    assert len(creates) == len(invoices)
+    await pipeline.assert_one_sunsky_order_each(invoices)
+    assert len(await pipeline.sunsky_requests(CREATE)) == len(invoices)
     assert "placed: SUNSKY" in pipeline.log("placer-a")
     assert "placed: SUNSKY" in pipeline.log("placer-b")
 

@@ -15,6 +15,7 @@ import json
 import os
 import secrets
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -51,6 +52,7 @@ class Tracking:
         await self.p.publish_many([(TOPIC_INVOICE_PAID, i, encode(invoice_event("invoice.paid", i)))
                                    for i in ids])
         await self.wait_for({i: "processing" for i in ids})
+        await self.p.assert_one_sunsky_order_each(ids)
         rows = await self.p.pool.fetch("SELECT invoice_id, id, sunsky_order_number FROM orders"
                                        " WHERE invoice_id = ANY($1)", ids)
         return {r["invoice_id"]: (r["id"], r["sunsky_order_number"]) for r in rows}
@@ -96,7 +98,8 @@ async def trk(stack_settings: Settings, tmp_path_factory: pytest.TempPathFactory
     assert settings.database_url is not None
     port = free_port()
     callback_url = f"http://127.0.0.1:{port}/sunsky/callback"
-    async with running_sandbox(fast_sandbox_config()) as sandbox:
+    # siteNumber de-duplication off: a duplicate createOrder would show (tests/e2e/conftest.py).
+    async with running_sandbox(replace(fast_sandbox_config(), dedupe=False)) as sandbox:
         pool = await create_pool(settings.database_url, settings.database_schema)
         await migrate(pool, settings.database_schema)
         await ensure_topics(settings)

@@ -21,6 +21,8 @@ from shared.domain.order import (
     OrderItem,
     OrderStatus,
     ShippingInfo,
+    ShipTo,
+    SunskyAddress,
     SunskyPlacement,
     new_order_history,
 )
@@ -111,6 +113,28 @@ async def test_save_keeps_placement_error_and_history(uow) -> None:
         await unit.commit()
     async with uow() as unit:
         assert (await unit.orders.get(saved.id)).sunsky == placed.sunsky
+
+
+@pytest.mark.parametrize("address", [
+    SunskyAddress("2699990001", ShipTo("J. Doe", "+1 312", "1 Old Rd", None, "Chicago", "IL",
+                                       "60602", 41), "US"),
+    SunskyAddress("2699990002", None, None),  # SUNSKY said nothing of where it ships
+])
+async def test_where_sunsky_ships_is_kept_and_cleared(uow, address: SunskyAddress) -> None:
+    saved = await add(uow, new_order())
+    async with uow() as unit:
+        await unit.orders.save(replace(saved, sunsky_address=address,
+                                       site_number=f"{saved.site_number}-A2"))
+        await unit.commit()
+    async with uow() as unit:
+        loaded = await unit.orders.get(saved.id)
+        assert loaded.sunsky_address == address
+        assert loaded.site_number == f"{saved.site_number}-A2"
+        assert await unit.orders.get_by_sunsky_number(address.number) is None  # not adopted
+        await unit.orders.save(replace(loaded, sunsky_address=None))
+        await unit.commit()
+    async with uow() as unit:
+        assert (await unit.orders.get(saved.id)).sunsky_address is None
 
 
 async def test_nothing_is_kept_without_commit(uow) -> None:

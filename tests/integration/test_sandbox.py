@@ -209,6 +209,23 @@ async def test_duplicate_site_number_is_refused(http: httpx.AsyncClient) -> None
     assert creates[0]["params"]["siteNumber"] == "INV-DUP"
 
 
+async def test_dedupe_off_creates_a_second_order_until_reset(
+        http: httpx.AsyncClient) -> None:
+    assert (await http.get("/_sandbox/dedupe")).json() == {"dedupe": True}
+    off = await http.post("/_sandbox/dedupe", json={"dedupe": False})
+    assert off.json() == {"dedupe": False}
+    first, second = await place(http, "INV-TWICE"), await place(http, "INV-TWICE")
+    assert first["number"] != second["number"]
+    by_site = (await call(http, "order!getOrderList.do", siteNumber="INV-TWICE"))["data"]
+    assert by_site["total"] == 2
+    creates = (await http.get("/_sandbox/requests", params={"path": CREATE})).json()["requests"]
+    assert [r["outcome"] for r in creates] == ["success", "success"]
+    await reset_sandbox(str(http.base_url))
+    assert (await http.get("/_sandbox/dedupe")).json() == {"dedupe": True}
+    bad = await http.post("/_sandbox/dedupe", json={"dedupe": "sometimes"})
+    assert bad.status_code == 400 and "error" in bad.json()
+
+
 async def test_order_list_filters_and_pages(http: httpx.AsyncClient) -> None:
     numbers = [(await place(http, f"INV-L{i}"))["number"] for i in range(3)]
     today = datetime.now(UTC).date()
@@ -380,15 +397,25 @@ async def test_cli_serves_until_interrupted() -> None:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     process = await asyncio.create_subprocess_exec(
-        *CLI, "--port", str(port), "--balance", "55.5", stdout=asyncio.subprocess.PIPE)
-    assert process.stdout is not None
-    line = await asyncio.wait_for(process.stdout.readline(), 10)
-    assert line.decode().strip() == (
-        f"SUNSKY sandbox listening on http://127.0.0.1:{port} (key=sandbox-key)")
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
-        assert (await call(http, "order!getBalance.do"))["data"] == "55.5000"
-    process.send_signal(signal.SIGINT)
-    assert await asyncio.wait_for(process.wait(), 10) == 0
+        *CLI, "--port", str(port), "--balance", "55.5", "--no-dedupe",
+        stdout=asyncio.subprocess.PIPE)
+    try:
+        assert process.stdout is not None
+        line = await asyncio.wait_for(process.stdout.readline(), 10)
+        assert line.decode().strip() == (
+            f"SUNSKY sandbox listening on http://127.0.0.1:{port} (key=sandbox-key)")
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+            assert (await call(http, "order!getBalance.do"))["data"] == "55.5000"
+            await place(http, "INV-CLI", useBalanceOnly=False)
+            await place(http, "INV-CLI", useBalanceOnly=False)  # --no-dedupe: a second order
+            await reset_sandbox(f"http://127.0.0.1:{port}")  # keeps the configured default
+            assert (await http.get("/_sandbox/dedupe")).json() == {"dedupe": False}
+        process.send_signal(signal.SIGINT)
+        assert await asyncio.wait_for(process.wait(), 10) == 0
+    finally:
+        if process.returncode is None:  # a failed assertion must not leave it serving
+            process.kill()
+            await process.wait()
 
 
 async def test_cli_reports_a_taken_port(sandbox: RunningSandbox) -> None:
@@ -466,6 +493,20 @@ async def test_dropped_response_still_places_the_order(
     retry = await call(http, CREATE, **order_params("INV-DROP"))
     assert "已下单" in retry["messages"][0]
     assert len(sandbox.state.orders()) == 1
+
+
+async def test_list_faults_ignore_the_site_number_filter_and_omit_the_field(
+        http: httpx.AsyncClient) -> None:
+    numbers = [(await place(http, f"INV-F{i}"))["number"] for i in range(3)]
+    await set_faults(http, list_ignores_site_number=True)
+    ignored = (await call(http, "order!getOrderList.do", siteNumber="INV-F1"))["data"]
+    assert sorted(o["number"] for o in ignored["result"]) == sorted(numbers)
+    await set_faults(http, list_omits_site_number=True)
+    omitted = (await call(http, "order!getOrderList.do", siteNumber="INV-F1"))["data"]
+    assert [o["number"] for o in omitted["result"]] == [numbers[1]]  # still filtered
+    assert all("siteNumber" not in o for o in omitted["result"])
+    details = await call(http, "order!getOrderDetails.do", number=numbers[1])
+    assert details["data"]["siteNumber"] == "INV-F1"  # details still say it
 
 
 async def test_user_status_plaintext(http: httpx.AsyncClient) -> None:

@@ -60,6 +60,11 @@ def since_yesterday() -> Any:
     return (datetime.now(UTC) - timedelta(days=1)).date()
 
 
+def a_minute_ago() -> datetime:
+    """An attempt's start, for the look-up: just before the test created its order."""
+    return datetime.now(UTC) - timedelta(minutes=1)
+
+
 def make_client(base_url: str, key: str, secret: str, **kwargs: Any) -> SunskyClient:
     options: dict[str, Any] = {"max_calls_per_second": 0, "backoff_base": 0.01, "timeout": 10.0}
     options.update(kwargs)
@@ -125,7 +130,7 @@ async def test_create_then_details_then_list_by_site_number(client: SunskyClient
     created = await place(client, site, [(CABLE, 2), (PHONE_PART, 1)])
 
     details = await client.get_order_details(created.number)
-    found = await client.find_order_by_site_number(site, created_from=since_yesterday())
+    found = await client.find_order_by_site_number(site, not_before=a_minute_ago())
 
     assert details.site_number == site and details.number == created.number
     assert {(line.item_no, line.qty) for line in details.lines} == {(CABLE, 2), (PHONE_PART, 1)}
@@ -213,11 +218,29 @@ async def test_dropped_create_response_is_unknown_outcome_then_found(
     finally:
         await controls.delete("/_sandbox/faults")
 
-    found = await client.find_order_by_site_number(site, created_from=since_yesterday())
+    found = await client.find_order_by_site_number(site, not_before=a_minute_ago())
     log = (await controls.get("/_sandbox/requests", params={"path": CREATE_ORDER})).json()
     sent = [r for r in log["requests"] if r["params"].get("siteNumber") == site]
     assert found is not None and found.site_number == site
     assert len(sent) == 1  # sent once, never retried
+
+
+async def test_look_up_when_the_list_neither_filters_nor_names_site_numbers(
+    client: SunskyClient, controls: httpx.AsyncClient
+) -> None:
+    sites = [site_number() for _ in range(3)]
+    numbers = [(await place(client, site)).number for site in sites]
+    faults = {"list_ignores_site_number": True, "list_omits_site_number": True}
+    (await controls.post("/_sandbox/faults", json=faults)).raise_for_status()
+    before = sum(client.calls.values())
+
+    found = await client.find_order_by_site_number(sites[0], not_before=a_minute_ago())
+    assert found is not None and found.number == numbers[0]  # read from its details
+    # one list page, then details newest first until the match: the oldest order is the last
+    assert sum(client.calls.values()) - before == 1 + 3
+    with pytest.raises(SunskyUnknownOutcomeError) as caught:
+        await client.find_order_by_site_number(sites[0], not_before=a_minute_ago(), max_calls=2)
+    assert caught.value.code == "LOOKUP_BUDGET_EXCEEDED"
 
 
 async def test_unknown_order_number_is_not_found(client: SunskyClient) -> None:

@@ -15,10 +15,12 @@ import httpx
 import pytest
 
 from shared.sunsky.client import SunskyClient
+from shared.sunsky.deadline import Deadline
 from shared.sunsky.errors import (
     SunskyDuplicateOrderError,
     SunskyNeedsActionError,
     SunskyNotFoundError,
+    SunskyNotSentError,
 )
 from shared.sunsky.models import CreateOrderRequest, DeliveryAddress, SunskyOrder
 from shared.sunsky.port import Sunsky
@@ -34,6 +36,8 @@ class Controls(Protocol):
 
     async def set_balance(self, amount: Decimal) -> None: ...
     async def ship(self, number: str) -> None: ...
+    async def cancel(self, number: str) -> None: ...
+    async def set_dedupe(self, on: bool) -> None: ...
 
 
 @dataclass
@@ -52,6 +56,12 @@ class FakeControls:
     async def ship(self, number: str) -> None:
         self._fake.advance(number, 3)
 
+    async def cancel(self, number: str) -> None:
+        self._fake.advance(number, 4)
+
+    async def set_dedupe(self, on: bool) -> None:
+        self._fake.dedupe = on
+
 
 class SandboxControls:
     def __init__(self, http: httpx.AsyncClient) -> None:
@@ -63,6 +73,14 @@ class SandboxControls:
     async def ship(self, number: str) -> None:
         answer = await self._http.post(f"/_sandbox/orders/{number}/advance", json={"to": "shipped"})
         answer.raise_for_status()
+
+    async def cancel(self, number: str) -> None:
+        answer = await self._http.post(f"/_sandbox/orders/{number}/advance",
+                                       json={"to": "cancelled"})
+        answer.raise_for_status()
+
+    async def set_dedupe(self, on: bool) -> None:
+        (await self._http.post("/_sandbox/dedupe", json={"dedupe": on})).raise_for_status()
 
 
 @pytest.fixture(params=["fake", "sandbox"])
@@ -88,6 +106,11 @@ def today() -> Any:
 
 def window() -> dict[str, Any]:
     return {"created_from": today() - timedelta(days=1), "created_to": today() + timedelta(days=1)}
+
+
+def since() -> dict[str, Any]:
+    """The look-up's window: from an attempt's start just before the test placed its order."""
+    return {"not_before": datetime.now(UTC) - timedelta(minutes=1)}
 
 
 async def place(sunsky: Sunsky, site_number: str, items: list[tuple[str, int]] | None = None,
@@ -147,9 +170,9 @@ async def test_create_is_paid_from_the_balance_and_readable_back(backend: Backen
 async def test_the_look_up_by_site_number(backend: Backend) -> None:
     number = site()
     created = await place(backend.sunsky, number)
-    found = await backend.sunsky.find_order_by_site_number(number, **window())
+    found = await backend.sunsky.find_order_by_site_number(number, **since())
     assert found is not None and found.number == created.number
-    assert await backend.sunsky.find_order_by_site_number(site(), **window()) is None
+    assert await backend.sunsky.find_order_by_site_number(site(), **since()) is None
 
 
 async def test_a_used_site_number_is_refused(backend: Backend) -> None:
@@ -165,7 +188,7 @@ async def test_a_balance_that_does_not_cover_the_order_is_refused(backend: Backe
     with pytest.raises(SunskyNeedsActionError) as caught:
         await place(backend.sunsky, number, [(CABLE, 50)])
     assert caught.value.code == "BALANCE_NOT_ENOUGH"
-    assert await backend.sunsky.find_order_by_site_number(number, **window()) is None
+    assert await backend.sunsky.find_order_by_site_number(number, **since()) is None
     assert await backend.sunsky.get_balance() == Decimal("1.00")
 
 
@@ -197,3 +220,52 @@ async def test_a_shipped_order_has_its_tracking_number_and_url(backend: Backend)
     assert shipped.status == 3 and shipped.tracking_number
     assert shipped.shipping_way is not None and shipped.shipping_way.query_url
     assert shipped.tracking_url == f"{shipped.shipping_way.query_url}{shipped.tracking_number}"
+
+
+async def test_without_dedupe_a_reused_site_number_is_a_second_order(backend: Backend) -> None:
+    await backend.controls.set_dedupe(False)
+    number = site()
+    first, second = await place(backend.sunsky, number), await place(backend.sunsky, number)
+    assert first.number != second.number
+
+
+async def test_the_look_up_prefers_a_live_order_to_a_cancelled_one(backend: Backend) -> None:
+    await backend.controls.set_dedupe(False)
+    number = site()
+    cancelled = await place(backend.sunsky, number)
+    await backend.controls.cancel(cancelled.number)
+    found = await backend.sunsky.find_order_by_site_number(number, **since())
+    assert found is not None and (found.number, found.status) == (cancelled.number, 4)
+    live = await place(backend.sunsky, number)
+    newer = await place(backend.sunsky, number)  # listed before the live one (newest first)
+    await backend.controls.cancel(newer.number)
+    found = await backend.sunsky.find_order_by_site_number(number, **since())
+    assert found is not None and found.number == live.number
+
+
+async def test_the_look_up_starts_no_earlier_than_the_attempt(backend: Backend) -> None:
+    number = site()
+    await place(backend.sunsky, number)
+    later = datetime.now(UTC) + timedelta(days=2)  # an attempt that started after it
+    assert await backend.sunsky.find_order_by_site_number(number, not_before=later) is None
+
+
+@pytest.mark.parametrize("refusal", ["deadline", "confirm"])
+async def test_a_guarded_create_refused_before_it_leaves_creates_nothing(
+        backend: Backend, refusal: str) -> None:
+    async def superseded() -> str | None:
+        return "attempt 1 is no longer the order's current one"
+
+    sunsky, number = backend.sunsky, site()
+    before = await sunsky.get_balance()
+    guard: dict[str, Any] = ({"deadline": Deadline.within(-1)} if refusal == "deadline" else
+                             {"deadline": Deadline.within(30), "confirm": superseded})
+    quote = await sunsky.get_prices_and_freights(US.id, [(CABLE, 1)], state="IL")
+    request = CreateOrderRequest(site_number=number, items=[(CABLE, 1)], address=DeliveryAddress(
+        country_id=US.id, state="IL", city="Chicago", address="1 Contract St", postcode="60601",
+        receiver="Port Contract", telephone="3125550100",
+        shipping_way_id=quote.freight_options[0].id))
+    with pytest.raises(SunskyNotSentError):
+        await sunsky.create_order(request, **guard)
+    assert await sunsky.find_order_by_site_number(number, **since()) is None
+    assert await sunsky.get_balance() == before

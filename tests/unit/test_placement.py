@@ -1,4 +1,5 @@
-"""The placer's decisions, table-driven, without fakes: shared.domain.placement is pure."""
+"""The placer's decisions, table-driven, without fakes: shared.domain.placement (and
+.quoting) are pure."""
 
 from __future__ import annotations
 
@@ -8,9 +9,17 @@ from decimal import Decimal
 
 import pytest
 
-from shared.domain import placement
-from shared.domain.errors import order_error
-from shared.domain.order import Order, OrderError, OrderStatus, SunskyPlacement
+from shared.domain import placement, quoting
+from shared.domain.adoption import Found, expected_ship_to
+from shared.domain.errors import order_error, top_up_hint
+from shared.domain.order import (
+    Order,
+    OrderError,
+    OrderStatus,
+    ShipTo,
+    SunskyAddress,
+    SunskyPlacement,
+)
 from shared.domain.placement import (
     Adopt,
     Created,
@@ -22,6 +31,7 @@ from shared.domain.placement import (
     Quoted,
     Requeue,
     Send,
+    Withheld,
 )
 from shared.domain.retry import RetryPolicy
 from tests.builders import NOW, paid_order
@@ -64,6 +74,12 @@ class Way:
 
 US = Co(41, True, (St("IL", "Illinois"), St("NY", "New York")))
 GB = Co(235, False)
+OURS = expected_ship_to(order(), US)  # where createOrder would ship order() now
+OLD = replace(OURS, address="1 Old Rd", postcode="60602")  # before an admin's correction
+
+
+def found(status: int = 2, ship_to: ShipTo | None = OURS) -> Found:
+    return Found(replace(FOUND, status=status), SunskyAddress(FOUND.number, ship_to, "US"), OURS)
 
 
 # --- 1. an order.ready arrives ----------------------------------------------------------------
@@ -93,13 +109,32 @@ def test_on_ready(status: OrderStatus, started: object, last_error: OrderError |
     assert placement.on_ready(subject, NOW, SETTLE) == expected
 
 
-@pytest.mark.parametrize(("found", "expected"), [
-    (FOUND, Adopt(FOUND, "found by siteNumber")),
+@pytest.mark.parametrize(("held", "expected"), [
+    (found(), Adopt(FOUND, "found by siteNumber")),
     (None, Quote()),
     (error("TIMEOUT", "transient"), Fail(error("TIMEOUT", "transient"))),
+    # SUNSKY cancelled it (a person did, to re-place it): placed again under a new siteNumber
+    (found(status=4), Quote("DS7-INV42-A1")),
+    (found(status=4, ship_to=OLD), Quote("DS7-INV42-A1")),
 ])
-def test_after_lookup(found: object, expected: object) -> None:
-    assert placement.after_lookup(found) == expected  # type: ignore[arg-type]
+def test_after_lookup(held: object, expected: object) -> None:
+    assert placement.after_lookup(order(), held, NOW) == expected  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("ship_to", "what"), [
+    (OLD, "ships elsewhere (address, postcode differ)"),
+    (replace(OURS, receiver="John Doe"), "ships elsewhere (receiver differ)"),
+    (replace(OURS, country_id=235, state=None), "ships elsewhere (state, country_id differ)"),
+    (None, "says nothing of where it ships"),
+])
+def test_a_found_order_shipping_elsewhere_is_never_adopted(ship_to: ShipTo | None,
+                                                           what: str) -> None:
+    step = placement.after_lookup(order(), found(ship_to=ship_to), NOW)
+    assert isinstance(step, Fail) and step.error.code == "SUNSKY_ADDRESS_DIFFERS"
+    assert step.error.message.endswith(f"SUNSKY order 2611270001 (found by siteNumber) {what}")
+    assert step.error.kind == "needs_action" and not step.clear_intent  # a person decides
+    assert step.sunsky_address == SunskyAddress(FOUND.number, ship_to, "US")
+    assert "Elm" not in step.error.message and "Old Rd" not in step.error.message  # no PII
 
 
 # --- 2. the quote -----------------------------------------------------------------------------
@@ -115,7 +150,7 @@ def test_after_lookup(found: object, expected: object) -> None:
 def test_destination(country: Co | None, iso2: str, state: str | None, expected: object) -> None:
     subject = order()
     subject = replace(subject, shipping=replace(subject.shipping, country_iso2=iso2, state=state))
-    result = placement.destination(subject, country, NOW)
+    result = quoting.destination(subject, country, NOW)
     if isinstance(expected, str):
         assert isinstance(result, Fail) and result.error.code == expected
     else:
@@ -134,7 +169,7 @@ POSTNORD, DHL = Way(246, "Postnord", Decimal("2.93")), Way(7, "DHL Express", Dec
     ([], {"mode": "cheapest"}, "SHIPPING_WAY_NOT_AVAILABLE"),
 ])
 def test_choose_quote(options: list[Way], policy: dict[str, str], expected: object) -> None:
-    result = placement.choose_quote(order(), Destination(41, "IL"), Decimal("2.40"), options,
+    result = quoting.choose_quote(order(), Destination(41, "IL"), Decimal("2.40"), options,
                                     policy, NOW)
     if isinstance(expected, str):
         assert isinstance(result, Fail) and result.error.code == expected
@@ -146,7 +181,7 @@ def test_choose_quote(options: list[Way], policy: dict[str, str], expected: obje
     (Decimal("5.33"), False), (Decimal("100"), False), (Decimal("5.32"), True), (Decimal(0), True),
 ])
 def test_check_balance(balance: Decimal, refused: bool) -> None:
-    result = placement.check_balance(QUOTED, balance, NOW)
+    result = quoting.check_balance(QUOTED, balance, NOW)
     if not refused:
         assert result is None
         return
@@ -169,6 +204,15 @@ def test_start_attempt_from_ready_records_the_intent() -> None:
     assert sent.quoted_total == Decimal("5.33")
     assert [(c.from_status, c.to_status) for c in sent.history][-1] == (S.READY_TO_PLACE,
                                                                          S.PLACING)
+
+
+def test_start_attempt_under_a_fresh_site_number_after_sunsky_cancelled_the_old() -> None:
+    current = order(S.API_FAILED, sunsky_address=SunskyAddress("1", OLD, "US"))
+    current = current.transition(S.READY_TO_PLACE, reason="retry", actor="admin", now=NOW)
+    step = placement.start_attempt(current, replace(current, site_number="DS7-INV42-A1"),
+                                   QUOTED, NOW, actor="placer")
+    assert isinstance(step, Send)
+    assert step.order.site_number == "DS7-INV42-A1" and step.order.sunsky_address is None
 
 
 def test_start_attempt_after_a_look_up_found_nothing_stays_placing() -> None:
@@ -197,6 +241,41 @@ def test_start_attempt_refusals(current: Order | None, expected: object) -> None
     assert placement.start_attempt(current, SEEN, QUOTED, NOW, actor="placer") == expected
 
 
+INTENT = order(S.PLACING, attempts=2, placing_started_at=NOW)
+
+
+@pytest.mark.parametrize(("current", "seconds_left", "refusal"), [
+    (INTENT, 10.0, None),
+    (INTENT, 0.5, None),
+    # its deadline leaves too little time, or has passed (a stall, a long wait for a slot)
+    (INTENT, 0.49, "attempt 2 has 0.5s left of its deadline"),
+    (INTENT, -3.0, "attempt 2 has 0.0s left of its deadline"),
+    # another placer took the order over: a newer attempt, or the order already moved on
+    (replace(INTENT, attempts=3, placing_started_at=NOW + timedelta(seconds=31)), 10.0,
+     "attempt 2 is no longer the order's current one (now Placing, attempt 3)"),
+    (replace(INTENT, status=S.PLACED), 10.0,
+     "attempt 2 is no longer the order's current one (now Placed, attempt 2)"),
+    (replace(INTENT, status=S.API_FAILED), 10.0,
+     "attempt 2 is no longer the order's current one (now API Failed, attempt 2)"),
+    (replace(INTENT, placing_started_at=NOW - timedelta(seconds=1)), 10.0,
+     "attempt 2 is no longer the order's current one (now Placing, attempt 2)"),
+    (None, 10.0, "attempt 2 is no longer the order's current one (now gone)"),
+])
+def test_may_send(current: Order | None, seconds_left: float, refusal: str | None) -> None:
+    assert placement.may_send(current, INTENT, seconds_left) == refusal
+
+
+@pytest.mark.parametrize(("current", "expected"), [
+    # still our attempt (its deadline passed): the look-up after the settle time decides
+    (INTENT, Requeue("attempt_expired", "attempt 2 ran out of time before createOrder left")),
+    (replace(INTENT, attempts=3), Ignore("another attempt or an outcome owns the order")),
+    (replace(INTENT, status=S.PLACED), Ignore("another attempt or an outcome owns the order")),
+    (None, Ignore("another attempt or an outcome owns the order")),
+])
+def test_after_withheld(current: Order | None, expected: object) -> None:
+    assert placement.after_withheld(current, INTENT) == expected
+
+
 # --- 4. createOrder answered ------------------------------------------------------------------
 @pytest.mark.parametrize(("answer", "expected"), [
     (Created(FOUND), Adopt(FOUND, "createOrder")),
@@ -207,6 +286,7 @@ def test_start_attempt_refusals(current: Order | None, expected: object) -> None
           quoted_total=Decimal("5.33"))),
     (error("RATE_LIMITED", "transient"),
      Fail(error("RATE_LIMITED", "transient"), clear_intent=True, quoted_total=Decimal("5.33"))),
+    (error("NOT_SENT", "not_sent"), Withheld("NOT_SENT message")),
 ])
 def test_after_create(answer: object, expected: object) -> None:
     assert placement.after_create(answer, QUOTED) == expected  # type: ignore[arg-type]
@@ -217,21 +297,29 @@ def test_a_balance_refusal_from_sunsky_keeps_its_words_and_gets_the_top_up_hint(
     step = placement.after_create(refusal, QUOTED)
     assert isinstance(step, Fail) and step.clear_intent
     assert step.error.message == refusal.message
-    assert step.error.fix_hint == placement.top_up_hint(Decimal("5.33"), "SUNSKY refused")
+    assert step.error.fix_hint == top_up_hint(Decimal("5.33"), "SUNSKY refused")
 
 
 CAUSE = error("UNKNOWN_OUTCOME", "unknown_outcome")
 
 
-@pytest.mark.parametrize(("found", "expected"), [
-    (FOUND, Adopt(FOUND, "found by siteNumber after UNKNOWN_OUTCOME")),
+@pytest.mark.parametrize(("held", "expected"), [
+    (found(), Adopt(FOUND, "found by siteNumber after UNKNOWN_OUTCOME")),
     (None, Fail(CAUSE)),
     (error("TIMEOUT", "transient"),
      Fail(replace(CAUSE, message="UNKNOWN_OUTCOME message; look-up by siteNumber failed: "
                                  "TIMEOUT"))),
+    (found(status=4), Fail(CAUSE)),  # never adopted; a retry's look-up re-places it
 ])
-def test_after_ambiguous_lookup(found: object, expected: object) -> None:
-    assert placement.after_ambiguous_lookup(CAUSE, found) == expected  # type: ignore[arg-type]
+def test_after_ambiguous_lookup(held: object, expected: object) -> None:
+    assert placement.after_ambiguous_lookup(CAUSE, held, NOW) == expected  # type: ignore[arg-type]
+
+
+def test_after_an_ambiguous_create_an_old_order_shipping_elsewhere_is_not_adopted() -> None:
+    """createOrder with the corrected address said 已下单: SUNSKY holds the old one."""
+    step = placement.after_ambiguous_lookup(CAUSE, found(ship_to=OLD), NOW)
+    assert isinstance(step, Fail) and step.error.code == "SUNSKY_ADDRESS_DIFFERS"
+    assert step.sunsky_address is not None and step.sunsky_address.ship_to == OLD
 
 
 # --- 5. the outcome ---------------------------------------------------------------------------
@@ -244,6 +332,7 @@ def test_mark_placed(status: OrderStatus) -> None:
     assert placed.sunsky == FOUND and placed.placed_at == NOW
     assert placed.last_error is None and placed.next_attempt_at is None
     assert placed.history[-1].reason == "SUNSKY order 2611270001 (createOrder)"
+    assert placed.sunsky_address is None
 
 
 @pytest.mark.parametrize("status", [S.PLACED, S.PROCESSING, S.SHIPPED, S.DELIVERED, S.CANCELLED])
@@ -267,6 +356,15 @@ def test_mark_failed(fail: Fail, retried: bool, intent_kept: bool) -> None:
     assert (failed.placing_started_at is not None) is intent_kept
     if fail.quoted_total is not None:
         assert failed.quoted_total == fail.quoted_total
+
+
+def test_a_failure_keeps_where_sunsky_ships() -> None:
+    elsewhere = SunskyAddress(FOUND.number, OLD, "US")
+    fail = Fail(order_error("SUNSKY_ADDRESS_DIFFERS", NOW), sunsky_address=elsewhere)
+    failed = placement.mark_failed(order(S.PLACING, placing_started_at=NOW), fail, POLICY, NOW,
+                                   0.5, actor="placer")
+    assert failed is not None and failed.sunsky_address == elsewhere
+    assert failed.next_attempt_at is None and failed.placing_started_at == NOW
 
 
 @pytest.mark.parametrize("status", [S.PLACED, S.API_FAILED, S.CANCELLED, S.PENDING_PAYMENT])

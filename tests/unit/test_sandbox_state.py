@@ -97,6 +97,18 @@ def test_duplicate_site_number_is_refused_but_empty_ones_are_not() -> None:
     assert len(state.orders()) == 3
 
 
+def test_without_dedupe_a_reused_site_number_creates_a_second_order() -> None:
+    state = SandboxState(Decimal("100"), DEFAULT_DUPLICATE_SITE_NUMBER_MESSAGE, dedupe=False)
+    first, second = create(state, siteNumber="INV-9"), create(state, siteNumber="INV-9")
+    assert first.number != second.number
+    assert [o.number for o in state.find_orders(site_number="INV-9")] == [second.number,
+                                                                         first.number]
+    state.dedupe = True  # switched on at run time: refused from now on
+    assert "已下单" in rejection(state, siteNumber="INV-9")[0]
+    state.reset()  # back to the configured default
+    assert state.dedupe is False
+
+
 def test_duplicate_message_is_configurable() -> None:
     state = SandboxState(Decimal(100), "dup {site_number}")
     create(state, siteNumber="A")

@@ -84,6 +84,10 @@ ADDRESS = DeliveryAddress(
 )
 
 
+# An attempt's start just before ORDER's gmtCreated (look-ups go from there).
+SINCE = datetime(2026, 1, 14, 5, 50, tzinfo=UTC)
+
+
 def order_request(site_number: str = "INV-1") -> CreateOrderRequest:
     return CreateOrderRequest(
         site_number=site_number, items=[("S-CAB-0042", 2), ("S-IP4G-0363", 1)], address=ADDRESS
@@ -271,7 +275,7 @@ async def test_look_up_asks_the_details_when_a_list_entry_does_not_say_its_site_
 
     server = FakeSunsky(handler=answer)
     async with client_for(server) as client:
-        found = await client.find_order_by_site_number("INV-1", created_from=date(2026, 1, 1))
+        found = await client.find_order_by_site_number("INV-1", not_before=SINCE)
     assert found is not None and found.number == ORDER["number"]
     assert any("getOrderDetails" in r.url.path for r in server.requests)
 
@@ -280,7 +284,7 @@ async def test_look_up_never_says_none_for_an_entry_it_could_not_read() -> None:
     unreadable = {"siteNumber": "INV-1", "status": "?"}  # ours, but without a number
     async with client_for(FakeSunsky(page(unreadable))) as client:
         with pytest.raises(SunskyProtocolError):
-            await client.find_order_by_site_number("INV-1", created_from=date(2026, 1, 1))
+            await client.find_order_by_site_number("INV-1", not_before=SINCE)
 
 
 # --- secrets and logging ---------------------------------------------------------------------
@@ -347,7 +351,7 @@ async def test_find_by_site_number_matches_client_side_when_the_filter_is_ignore
     pages = [[listed("1", "A")], [listed("2", "WANTED")], [listed("3", "C")]]
     server = FakeSunsky(handler=paged(pages))
     async with client_for(server) as client:
-        found = await client.find_order_by_site_number("WANTED", created_from=date(2026, 1, 1))
+        found = await client.find_order_by_site_number("WANTED", not_before=SINCE)
 
     assert found is not None and found.number == "2"
     assert len(server.requests) == 2  # stops at the page with the match
@@ -357,8 +361,7 @@ async def test_find_by_site_number_matches_client_side_when_the_filter_is_ignore
 async def test_find_by_site_number_returns_none_when_absent() -> None:
     server = FakeSunsky(handler=paged([[listed("1", "A")], [listed("3", "WANTED-2")]]))
     async with client_for(server) as client:
-        found = await client.find_order_by_site_number(
-            "WANTED", created_from=date(2026, 1, 1), created_to=date(2026, 1, 2))
+        found = await client.find_order_by_site_number("WANTED", not_before=SINCE)
 
     assert found is None
     assert len(server.requests) == 2

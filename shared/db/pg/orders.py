@@ -1,5 +1,6 @@
 """``PgOrderRepository``: the Order aggregate on ``orders`` + ``order_items`` +
-``order_status_history`` (0001_orders.sql), and the queries that pick orders for work."""
+``order_status_history`` (0001_orders.sql; SUNSKY's address of an order it ships elsewhere:
+0006_sunsky_address.sql), and the queries that pick orders for work."""
 
 from __future__ import annotations
 
@@ -17,7 +18,9 @@ from shared.domain.order import (
     OrderItem,
     OrderStatus,
     ShippingInfo,
+    ShipTo,
     StatusChange,
+    SunskyAddress,
     SunskyPlacement,
     site_number_for,
 )
@@ -36,7 +39,14 @@ _ORDER_COLUMNS = (
     "last_error_hint", "last_error_at", "first_failed_at", "attempts", "next_attempt_at",
     "placing_started_at", "paid_at", "placed_at", "quoted_total", "retries_exhausted",
     "last_swept_at", "auto_retries",
+    "sunsky_address_number", "sunsky_address_known", "sunsky_address_country",
+    "sunsky_address_receiver", "sunsky_address_telephone", "sunsky_address_line1",
+    "sunsky_address_line2", "sunsky_address_city", "sunsky_address_state",
+    "sunsky_address_postcode", "sunsky_address_country_id",
 )
+# ShipTo's fields, in the order of the last seven columns above.
+_SHIP_TO_FIELDS = ("receiver", "telephone", "address", "address2", "city", "state", "postcode",
+                   "country_id")
 
 
 def _row_values(order: Order) -> list[Any]:
@@ -52,8 +62,26 @@ def _row_values(order: Order) -> list[Any]:
         e.fix_hint if e else None, e.at if e else None,
         order.first_failed_at, order.attempts, order.next_attempt_at, order.placing_started_at,
         order.paid_at, order.placed_at, order.quoted_total, order.retries_exhausted,
-        order.last_swept_at, order.auto_retries,
+        order.last_swept_at, order.auto_retries, *_sunsky_address_values(order.sunsky_address),
     ]
+
+
+def _sunsky_address_values(address: SunskyAddress | None) -> list[Any]:
+    if address is None:
+        return [None] * (3 + len(_SHIP_TO_FIELDS))
+    t = address.ship_to
+    return [address.number, t is not None, address.country_iso2,
+            *(getattr(t, f) if t else None for f in _SHIP_TO_FIELDS)]
+
+
+def _sunsky_address_from(row: asyncpg.Record) -> SunskyAddress | None:
+    if not row["sunsky_address_number"]:
+        return None
+    columns = _ORDER_COLUMNS[-len(_SHIP_TO_FIELDS):]
+    ship_to = ShipTo(**{f: row[c] for f, c in zip(_SHIP_TO_FIELDS, columns, strict=True)})
+    return SunskyAddress(row["sunsky_address_number"],
+                         ship_to if row["sunsky_address_known"] else None,
+                         row["sunsky_address_country"])
 
 
 def _order_from(row: asyncpg.Record, items: Sequence[asyncpg.Record]) -> Order:
@@ -82,6 +110,7 @@ def _order_from(row: asyncpg.Record, items: Sequence[asyncpg.Record]) -> Order:
         paid_at=row["paid_at"], placed_at=row["placed_at"], created_at=row["created_at"],
         quoted_total=row["quoted_total"], retries_exhausted=row["retries_exhausted"],
         last_swept_at=row["last_swept_at"], auto_retries=row["auto_retries"],
+        sunsky_address=_sunsky_address_from(row),
     )
 
 
