@@ -82,25 +82,26 @@ class OutboxRelay:
         """Publish due rows; returns how many were sent. ``BrokerUnreachable`` in an outage."""
         sent, busy_waits = 0, 0
         while True:
-            n = await self._flush_batch()
-            if n is None:  # another relay is publishing; it may not see our newest rows
+            batch = await self._flush_batch()
+            if batch is None:  # another relay is publishing; it may not see our newest rows
                 busy_waits += 1
                 if busy_waits > BUSY_RETRIES:
                     return sent
                 await asyncio.sleep(BUSY_PAUSE)
                 continue
-            sent += n
-            if n < self._batch:
+            taken, published = batch
+            sent += published
+            if taken < self._batch:
                 return sent
 
-    async def _flush_batch(self) -> int | None:
-        """One batch; the number of rows it took (sent or failed), None when locked out."""
+    async def _flush_batch(self) -> tuple[int, int] | None:
+        """One batch: (rows taken, rows sent), or None when another relay holds the lock."""
         async with self._uow() as uow:
             if not await uow.locks.try_lock(LOCK):
                 return None
             rows = await uow.outbox.pending(self._clock(), self._batch)
             if not rows:
-                return 0
+                return 0, 0
             failures, held = await self._publish(rows)
             sent = [row.id for row in rows if row.id not in failures and row.id not in held]
             await uow.outbox.mark_sent(sent, self._clock())
@@ -113,7 +114,7 @@ class OutboxRelay:
             await uow.commit()
         if outage is not None:
             raise BrokerUnreachable(f"broker unreachable: {outage!r}") from outage
-        return len(rows)
+        return len(rows), len(sent)
 
     async def _publish(self, rows: list[OutboxRow]) -> tuple[Failures, set[int]]:
         """Each key's rows in id order, keys side by side; a key stops at its first failure.
