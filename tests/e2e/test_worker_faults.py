@@ -200,7 +200,7 @@ async def terminate(pipeline, names: list[str], limit: float = 20) -> dict[str, 
 
 
 async def test_with_the_broker_unreachable_a_publish_fails_sigterm_is_prompt_nothing_lost(
-        pipeline_factory, proxied_broker) -> None:
+        proxied_broker, pipeline_factory) -> None:  # the broker goes after the workers
     proxy = proxied_broker
     pipeline = await pipeline_factory(partitions=1, bootstrap=proxy.address,
                                       SWEEP_INTERVAL_SECONDS="1", STALE_READY_SECONDS="1")
