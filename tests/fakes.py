@@ -8,13 +8,16 @@ by ``tests/integration/test_sunsky_port_contract.py``.
 
 from __future__ import annotations
 
+import asyncio
 import copy
-from collections.abc import Collection, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any
 
+from shared.db.ledger import Claim, IngestLedger, LedgerEntry
 from shared.db.repository import (
     AUTO_PLACE,
     SHIPPING_WAY_POLICY,
@@ -31,6 +34,7 @@ from shared.db.repository import (
     UnitOfWork,
 )
 from shared.domain.order import Order, OrderStatus, StatusChange, site_number_for
+from shared.messaging.publisher import Publisher
 from shared.sunsky.port import Sunsky
 from tests.fake_sunsky import BR, GB, PRICES, US, FakeSunsky  # noqa: F401 (re-exported)
 
@@ -253,3 +257,79 @@ def _fakes_satisfy_their_ports() -> None:
     sunsky: Sunsky = FakeSunsky()
     unit: UnitOfWork = FakeUnitOfWork(store)
     del sunsky, unit
+
+
+class _FakeClaim:
+    def __init__(self, ledger: FakeIngestLedger, entry: LedgerEntry, now: datetime,
+                 fresh: bool, same_body: bool) -> None:
+        self._ledger, self._entry, self._now = ledger, entry, now
+        self.fresh, self.same_body = fresh, same_body
+
+    async def confirm(self) -> None:
+        assert self.fresh, "only a fresh claim is confirmed"
+        if self._ledger.fail_confirm is not None:
+            raise self._ledger.fail_confirm
+        self._ledger.accepted[self._entry.webhook_id] = (self._entry, self._now)
+
+
+class FakeIngestLedger:
+    """In memory, with the adapter's waiting: an open claim on an id blocks the next one."""
+
+    def __init__(self) -> None:
+        self.accepted: dict[str, tuple[LedgerEntry, datetime]] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self.fail_claim: BaseException | None = None  # e.g. OSError: the database is down
+        self.fail_confirm: BaseException | None = None
+        self.waiting = 0  # claims queued behind an open claim on their id
+
+    @asynccontextmanager
+    async def claim(self, entry: LedgerEntry, *, now: datetime,
+                    retention: timedelta) -> AsyncIterator[Claim]:
+        if self.fail_claim is not None:
+            raise self.fail_claim
+        lock = self._locks.setdefault(entry.webhook_id, asyncio.Lock())
+        queued = lock.locked()
+        self.waiting += queued
+        try:
+            await lock.acquire()
+        finally:
+            self.waiting -= queued
+        try:
+            taken = self.accepted.get(entry.webhook_id)
+            if taken is not None and taken[1] >= now - retention:
+                yield _FakeClaim(self, entry, now, False,
+                                 taken[0].body_sha256 == entry.body_sha256)
+            else:
+                yield _FakeClaim(self, entry, now, True, True)
+        finally:
+            lock.release()
+
+    async def purge(self, before: datetime, *, limit: int = 10_000) -> int:
+        old = [i for i, (_, at) in self.accepted.items() if at < before][:limit]
+        for webhook_id in old:
+            del self.accepted[webhook_id]
+        return len(old)
+
+
+class FakePublisher:
+    """Records what was published; ``fail`` makes every publish raise it (a broker down)."""
+
+    def __init__(self) -> None:
+        self.records: list[tuple[str, str | None, bytes, list[tuple[str, bytes]]]] = []
+        self.fail: BaseException | None = None
+
+    async def publish(self, topic: str, key: str | None, value: bytes,
+                      headers: Headers = ()) -> None:
+        await self.publish_many([(topic, key, value, headers)])
+
+    async def publish_many(self, records: Sequence[tuple[str, str | None, bytes, Headers]]) -> None:
+        if self.fail is not None:
+            raise self.fail
+        self.records += [(t, k, v, list(h)) for t, k, v, h in records]
+
+
+def _ingest_fakes_satisfy_their_ports() -> None:
+    """Never called: mypy checks these assignments."""
+    ledger: IngestLedger = FakeIngestLedger()
+    publisher: Publisher = FakePublisher()
+    del ledger, publisher
