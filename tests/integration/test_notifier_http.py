@@ -1,27 +1,23 @@
 """The notifier against a real HTTP receiver (aiohttp, started here) with the real broker taking
 its dead letters, under the error policy the agent runs (``process``).
 
-The receiver checks each request's Standard Webhooks signature with nothing but hmac/base64 (not
-the code under test) and answers from a script: 500 then 200, 400, or never. What counts is
-what it received and what landed on ``<topic>.dlq``, read back from the broker.
+The receiver (``tests/fixtures/webhook_receiver.py``) checks each request's signature with
+nothing but hmac/base64 (not the code under test) and answers from a script: 500 then 200, 400,
+or never. What counts is what it received and what landed on ``<topic>.dlq``, read back from
+the broker.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import hashlib
-import hmac
 import time
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 import pytest_asyncio
-from aiohttp import web
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from pydantic import SecretStr
 
@@ -33,55 +29,17 @@ from shared.messaging.policy import process
 from shared.messaging.publisher import KafkaPublisher
 from shared.messaging.topics import ensure_topics
 from shared.settings import TOPIC_ORDER_SHIPPED, Settings
+from tests.fixtures.webhook_receiver import Receiver, running_receiver
 
 pytestmark = [pytest.mark.integration]
 SECRET = "whsec_" + base64.b64encode(b"notifier-integration-test-secret").decode()
 DLQ = TOPIC_ORDER_SHIPPED + ".dlq"
 
 
-def valid_signature(headers: Any, body: bytes) -> bool:
-    key = base64.b64decode(SECRET.removeprefix("whsec_"))
-    msg_id, stamp = headers.get("webhook-id", ""), headers.get("webhook-timestamp", "")
-    mac = hmac.new(key, f"{msg_id}.{stamp}.".encode() + body, hashlib.sha256).digest()
-    expected = "v1," + base64.b64encode(mac).decode()
-    fresh = stamp.isdigit() and abs(time.time() - int(stamp)) <= 300
-    return fresh and any(hmac.compare_digest(expected, s)
-                         for s in headers.get("webhook-signature", "").split())
-
-
-@dataclass
-class Receiver:
-    """Answers request n with ``script[n]`` (the last one repeats): a status, or "hang"."""
-
-    script: list[int | str] = field(default_factory=lambda: [200])
-    received: list[tuple[str, bytes, bool]] = field(default_factory=list)
-    url: str = ""
-
-    async def handle(self, request: web.Request) -> web.Response:
-        body = await request.read()
-        self.received.append((request.headers.get("webhook-id", ""), body,
-                              valid_signature(request.headers, body)))
-        answer = self.script[min(len(self.received), len(self.script)) - 1]
-        if answer == "hang":
-            await asyncio.Event().wait()  # until the client gives up (the test's end cancels)
-        status = int(answer)
-        payload = {"status": "applied"} if status < 300 else {"error": "bad_json"}
-        return web.json_response(payload, status=status)
-
-
 @pytest_asyncio.fixture(loop_scope="session")
 async def receiver() -> AsyncIterator[Receiver]:
-    found = Receiver()
-    app = web.Application()
-    app.router.add_post("/sunsky_dropship/webhook", found.handle)
-    runner = web.AppRunner(app, shutdown_timeout=0.5)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    found.url = f"http://127.0.0.1:{runner.addresses[0][1]}/sunsky_dropship/webhook"
-    try:
+    async with running_receiver(SECRET) as found:
         yield found
-    finally:
-        await runner.cleanup()
 
 
 @pytest_asyncio.fixture(loop_scope="session", scope="module")
