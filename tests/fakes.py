@@ -260,49 +260,76 @@ def _fakes_satisfy_their_ports() -> None:
 
 
 class _FakeClaim:
-    def __init__(self, ledger: FakeIngestLedger, entry: LedgerEntry, now: datetime,
-                 fresh: bool, same_body: bool) -> None:
-        self._ledger, self._entry, self._now = ledger, entry, now
-        self.fresh, self.same_body = fresh, same_body
+    def __init__(self, ledger: FakeIngestLedger, entries: dict[str, LedgerEntry], now: datetime,
+                 fresh: frozenset[str], reused: frozenset[str]) -> None:
+        self._ledger, self._entries, self._now = ledger, entries, now
+        self.fresh, self.reused = fresh, reused
 
-    async def confirm(self) -> None:
-        assert self.fresh, "only a fresh claim is confirmed"
+    async def confirm(self, published: Collection[str]) -> None:
         if self._ledger.fail_confirm is not None:
             raise self._ledger.fail_confirm
-        self._ledger.accepted[self._entry.webhook_id] = (self._entry, self._now)
+        for webhook_id in self.fresh:
+            if webhook_id in published:
+                self._ledger.accepted[webhook_id] = (self._entries[webhook_id], self._now)
+            else:  # as the adapter: an expired row taken over and not published is gone too
+                self._ledger.accepted.pop(webhook_id, None)
 
 
 class FakeIngestLedger:
-    """In memory, with the adapter's waiting: an open claim on an id blocks the next one."""
+    """In memory, with the adapter's waiting: an open claim on an id blocks the next claim on
+    it (ids locked in sorted order, as the adapter inserts them)."""
 
     def __init__(self) -> None:
         self.accepted: dict[str, tuple[LedgerEntry, datetime]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self.fail_claim: BaseException | None = None  # e.g. OSError: the database is down
         self.fail_confirm: BaseException | None = None
-        self.waiting = 0  # claims queued behind an open claim on their id
+        self.waiting = 0  # claims queued behind an open claim on one of their ids
+        self.claims: list[list[str]] = []  # the ids of every claim, in order (batching tests)
 
     @asynccontextmanager
-    async def claim(self, entry: LedgerEntry, *, now: datetime,
+    async def claim(self, entries: Sequence[LedgerEntry], *, now: datetime,
                     retention: timedelta) -> AsyncIterator[Claim]:
         if self.fail_claim is not None:
             raise self.fail_claim
-        lock = self._locks.setdefault(entry.webhook_id, asyncio.Lock())
-        queued = lock.locked()
+        ids = sorted(e.webhook_id for e in entries)
+        assert len(set(ids)) == len(ids), "ids in one claim must be distinct"
+        self.claims.append(ids)
+        locks = [self._locks.setdefault(i, asyncio.Lock()) for i in ids]
+        held = await self._lock_all(locks)
+        try:
+            yield self._decide(entries, now, retention)
+        finally:
+            for lock in held:
+                lock.release()
+
+    async def _lock_all(self, locks: list[asyncio.Lock]) -> list[asyncio.Lock]:
+        held: list[asyncio.Lock] = []
+        queued = any(lock.locked() for lock in locks)
         self.waiting += queued
         try:
-            await lock.acquire()
+            for lock in locks:
+                await lock.acquire()
+                held.append(lock)
+        except BaseException:
+            for lock in held:
+                lock.release()
+            raise
         finally:
             self.waiting -= queued
-        try:
+        return held
+
+    def _decide(self, entries: Sequence[LedgerEntry], now: datetime,
+                retention: timedelta) -> _FakeClaim:
+        fresh, reused = set(), set()
+        for entry in entries:
             taken = self.accepted.get(entry.webhook_id)
-            if taken is not None and taken[1] >= now - retention:
-                yield _FakeClaim(self, entry, now, False,
-                                 taken[0].body_sha256 == entry.body_sha256)
-            else:
-                yield _FakeClaim(self, entry, now, True, True)
-        finally:
-            lock.release()
+            if taken is None or taken[1] < now - retention:
+                fresh.add(entry.webhook_id)
+            elif taken[0].body_sha256 != entry.body_sha256:
+                reused.add(entry.webhook_id)
+        return _FakeClaim(self, {e.webhook_id: e for e in entries}, now, frozenset(fresh),
+                          frozenset(reused))
 
     async def purge(self, before: datetime, *, limit: int = 10_000) -> int:
         old = [i for i, (_, at) in self.accepted.items() if at < before][:limit]
@@ -312,11 +339,13 @@ class FakeIngestLedger:
 
 
 class FakePublisher:
-    """Records what was published; ``fail`` makes every publish raise it (a broker down)."""
+    """Records what was published; ``fail`` makes every publish raise it (a broker down),
+    ``fail_keys`` only those with these keys (one partition's leader gone)."""
 
     def __init__(self) -> None:
         self.records: list[tuple[str, str | None, bytes, list[tuple[str, bytes]]]] = []
         self.fail: BaseException | None = None
+        self.fail_keys: dict[str, BaseException] = {}
 
     async def publish(self, topic: str, key: str | None, value: bytes,
                       headers: Headers = ()) -> None:
@@ -325,6 +354,9 @@ class FakePublisher:
     async def publish_many(self, records: Sequence[tuple[str, str | None, bytes, Headers]]) -> None:
         if self.fail is not None:
             raise self.fail
+        for _, key, _, _ in records:
+            if key in self.fail_keys:
+                raise self.fail_keys[key]
         self.records += [(t, k, v, list(h)) for t, k, v, h in records]
 
 

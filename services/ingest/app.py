@@ -60,13 +60,14 @@ class IngestService:
         self._pool: asyncpg.Pool | None = None
         self._kafka: KafkaPublisher | None = None
         self._runner: web.AppRunner | None = None
+        self._ingest: Ingest | None = None
         self._purge_task: asyncio.Task[None] | None = None
         self.url = ""
 
     async def start(self, host: str, port: int) -> str:
         """Serve on ``host:port`` (0: any free port); returns the base URL."""
         ledger, publisher = self._ledger or await self._pg_ledger(), await self._producer()
-        ingest = Ingest(self.settings, ledger, publisher, clock=self._clock)
+        ingest = self._ingest = Ingest(self.settings, ledger, publisher, clock=self._clock)
         self._runner = web.AppRunner(build_web_app(ingest, self.ready), access_log=None,
                                      shutdown_timeout=SHUTDOWN_SECONDS, lingering_time=2.0)
         await self._runner.setup()
@@ -146,6 +147,8 @@ class IngestService:
         if self._runner is not None:
             await self._runner.cleanup()  # stops listening, lets requests in flight finish
             self._runner = None
+        if self._ingest is not None:
+            await self._ingest.drain()  # groups whose requests have gone still commit
         if self._kafka is not None:
             await self._kafka.stop()
         if self._pool is not None:

@@ -25,30 +25,27 @@ module validates with, so what is accepted here is what the listener accepts. Lo
 webhook-id, event type, invoice id and the fields at fault, never a value from the body.
 
 A record is published at most once per webhook-id within ``INGEST_DEDUP_RETENTION_SECONDS``
-(``shared.db.ledger``): the id is remembered in the transaction that waits for the broker. If the
-broker acknowledged but its answer was lost (a timeout here, hence 503), the sender's retry
-publishes again; the invoice listener drops that copy by ``event_id``.
+(``shared.db.ledger``): the id is remembered in the transaction that waits for the broker, for
+a group of concurrent requests at once (``batching.py``). If the broker acknowledged but its
+answer was lost (a timeout here, hence 503), the sender's retry publishes again; the invoice
+listener drops that copy by ``event_id``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import asyncpg
-from aiokafka.errors import KafkaError
 from pydantic import ValidationError
 
 from schemas.perfex import INVOICE_EVENT, InvoiceCreated, InvoicePaid
+from services.ingest.batching import GroupCommit
 from shared.db.ledger import IngestLedger, LedgerEntry
-from shared.messaging.emit import H_MESSAGE_ID, H_TYPE
 from shared.messaging.publisher import Publisher
 from shared.settings import ConfigurationError, Settings
 from shared.webhooks import InvalidSecret, SigningKey, VerificationFailed, parse_keys, verify
@@ -58,9 +55,6 @@ logger = logging.getLogger(__name__)
 InvoiceEvent = InvoiceCreated | InvoicePaid
 _WEBHOOK_ID = re.compile(r"[\x21-\x7e]{1,255}")
 _UNPRINTABLE = re.compile(r"[^\x21-\x7e]")
-_DATABASE_DOWN: tuple[type[BaseException], ...] = (
-    OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
-    asyncpg.CannotConnectNowError, asyncpg.TooManyConnectionsError)
 
 
 @dataclass(frozen=True)
@@ -72,10 +66,6 @@ class Answer:
 
 def refusal(status: int, error: str, detail: str, **headers: str) -> Answer:
     return Answer(status, {"error": error, "detail": detail}, headers)
-
-
-class _BrokerDown(Exception):
-    pass
 
 
 def signing_keys(settings: Settings) -> tuple[SigningKey, ...]:
@@ -91,9 +81,8 @@ def signing_keys(settings: Settings) -> tuple[SigningKey, ...]:
 class Ingest:
     def __init__(self, settings: Settings, ledger: IngestLedger, publisher: Publisher, *,
                  clock: Callable[[], float] = time.time) -> None:
-        self._settings, self._ledger, self._publisher = settings, ledger, publisher
-        self._keys, self._clock = signing_keys(settings), clock
-        self._retention = timedelta(seconds=settings.ingest_dedup_retention_seconds)
+        self._settings, self._keys, self._clock = settings, signing_keys(settings), clock
+        self._group = GroupCommit(settings, ledger, publisher, clock=clock)
 
     async def receive(self, headers: Mapping[str, str], body: bytes) -> Answer:
         try:
@@ -113,47 +102,24 @@ class Ingest:
     async def _accept(self, webhook_id: str, event: InvoiceEvent, body: bytes) -> Answer:
         entry = LedgerEntry(webhook_id, event.event_type, event.data.invoice.id,
                             hashlib.sha256(body).digest())
-        now = datetime.fromtimestamp(self._clock(), UTC)
-        try:
-            async with self._ledger.claim(entry, now=now, retention=self._retention) as claim:
-                if not claim.fresh:
-                    return _duplicate(entry, claim.same_body)
-                topic = await self._publish(entry, body)
-                await self._remember(claim.confirm, entry)
-        except _BrokerDown as exc:
-            return self._unavailable("broker_unavailable", entry, exc.__cause__)
-        except _DATABASE_DOWN as exc:
-            return self._unavailable("database_unavailable", entry, exc)
-        logger.info("ingest accepted webhook-id=%s %s invoice=%s -> %s", webhook_id,
-                    event.event_type, entry.invoice_id, topic)
-        return Answer(202, {"status": "accepted", "webhook_id": webhook_id,
-                            "topic": event.event_type})
+        outcome = await self._group.submit(entry, body)
+        if outcome == "accepted":
+            logger.info("ingest accepted webhook-id=%s %s invoice=%s -> %s", webhook_id,
+                        event.event_type, entry.invoice_id, self._settings.topic(entry.event_type))
+            return Answer(202, {"status": "accepted", "webhook_id": webhook_id,
+                                "topic": event.event_type})
+        if outcome in ("duplicate", "reused"):
+            return _duplicate(entry, same_body=outcome == "duplicate")
+        return self._unavailable(outcome, entry)
 
-    async def _publish(self, entry: LedgerEntry, body: bytes) -> str:
-        topic = self._settings.topic(entry.event_type)
-        headers = [(H_MESSAGE_ID, entry.webhook_id.encode()), (H_TYPE, entry.event_type.encode())]
-        try:
-            async with asyncio.timeout(self._settings.ingest_publish_timeout_seconds):
-                await self._publisher.publish(topic, entry.invoice_id, body, headers)
-        except (KafkaError, TimeoutError, OSError) as exc:
-            raise _BrokerDown() from exc
-        return topic
+    async def drain(self) -> None:
+        await self._group.drain()
 
-    @staticmethod
-    async def _remember(confirm: Callable[[], Any], entry: LedgerEntry) -> None:
-        """The record is on the broker: a failed commit costs a possible second copy on the
-        sender's retry (dropped downstream by event_id), so the answer is still 202."""
-        try:
-            await confirm()
-        except _DATABASE_DOWN as exc:
-            logger.error("ingest published webhook-id=%s but could not record it (%r): a "
-                         "re-send would be published again", entry.webhook_id, exc)
-
-    def _unavailable(self, error: str, entry: LedgerEntry, exc: BaseException | None) -> Answer:
+    def _unavailable(self, error: str, entry: LedgerEntry) -> Answer:
         retry_after = str(self._settings.ingest_retry_after_seconds)
-        logger.error("ingest could not accept webhook-id=%s %s invoice=%s: %s (%r); answered "
-                     "503, Retry-After %s s", entry.webhook_id, entry.event_type,
-                     entry.invoice_id, error, exc, retry_after)
+        logger.error("ingest could not accept webhook-id=%s %s invoice=%s: %s; answered 503, "
+                     "Retry-After %s s", entry.webhook_id, entry.event_type, entry.invoice_id,
+                     error, retry_after)
         what = "message broker" if error == "broker_unavailable" else "database"
         return refusal(503, error, f"the {what} is unreachable; nothing was published, send "
                        "the event again later", **{"Retry-After": retry_after})

@@ -1,21 +1,24 @@
 """The ingest's ledger of accepted webhook ids (port; adapter ``shared.db.pg.ledger``, fake
 ``tests.fakes.FakeIngestLedger``, one contract suite: tests/integration/test_ingest_ledger.py).
 
-``claim`` is how the ingest publishes an event at most once per webhook-id::
+``claim`` is how the ingest publishes each event at most once per webhook-id, for a group of
+requests at a time (one transaction per group)::
 
-    async with ledger.claim(entry, now=now, retention=retention) as claim:
-        if claim.fresh:
-            await publish(...)        # the broker acknowledged
-            await claim.confirm()     # only now is the id remembered
+    async with ledger.claim(entries, now=now, retention=retention) as claim:
+        published = await publish(e for e in entries if e.webhook_id in claim.fresh)
+        await claim.confirm(published)   # only these ids are remembered
 
-A claim that ends without ``confirm()`` (the publish failed) leaves nothing behind. While one
-claim on an id is open, a second claim on that id waits until the first ends, then sees the id
-taken (``fresh`` False) or free: concurrent duplicates are published once. An id accepted more
-than ``retention`` ago counts as new.
+``fresh``: the ids nobody accepted within ``retention``; ``reused``: taken ids accepted with a
+different body. A fresh id left out of ``confirm`` (its publish failed), or a claim that ends
+without ``confirm``, leaves nothing behind. While a claim on an id is open, another claim on it
+waits until the first ends, then sees the id taken or free: concurrent duplicates are published
+once. Claims take their ids in sorted order, so two groups sharing ids wait for each other and
+never deadlock. Ids in one claim must be distinct.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -32,22 +35,23 @@ class LedgerEntry:
 
 class Claim(Protocol):
     @property
-    def fresh(self) -> bool:
-        """True: nobody accepted this id within the retention; publish, then ``confirm()``."""
+    def fresh(self) -> frozenset[str]:
+        """Ids nobody accepted within the retention: publish them, then ``confirm``."""
         ...
 
     @property
-    def same_body(self) -> bool:
-        """For a taken id: the body accepted under it had the same digest."""
+    def reused(self) -> frozenset[str]:
+        """Taken ids whose accepted body had another digest (a reused webhook-id)."""
         ...
 
-    async def confirm(self) -> None:
-        """Remember the id (commits); call it once the broker acknowledged the record."""
+    async def confirm(self, published: Collection[str]) -> None:
+        """Remember ``published`` (fresh ids the broker acknowledged), forget the other fresh
+        ones, and commit."""
         ...
 
 
 class IngestLedger(Protocol):
-    def claim(self, entry: LedgerEntry, *, now: datetime,
+    def claim(self, entries: Sequence[LedgerEntry], *, now: datetime,
               retention: timedelta) -> AbstractAsyncContextManager[Claim]: ...
 
     async def purge(self, before: datetime, *, limit: int = 10_000) -> int:

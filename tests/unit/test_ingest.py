@@ -203,10 +203,40 @@ async def test_a_lost_commit_after_the_broker_acked_still_answers_202(
     rig.ledger.fail_confirm = ConnectionResetError("PostgreSQL went away")
     assert (await rig.post(event()))[0] == 202
     assert len(rig.publisher.records) == 1
-    assert "could not record it" in caplog.text
+    assert "could not record their webhook ids" in caplog.text
 
 
 @pytest.mark.parametrize("secret", ["", "not-a-secret", "whsec_***"])
 def test_the_ingest_refuses_to_start_without_a_usable_secret(secret: str) -> None:
     with pytest.raises(ConfigurationError, match="INGEST_SECRET"):
         Ingest(Settings(ingest_secret=SecretStr(secret)), FakeIngestLedger(), FakePublisher())
+
+
+# --- group commit (services/ingest/batching.py) -------------------------------------------
+async def test_concurrent_events_share_claims_and_each_gets_its_own_answer() -> None:
+    rig = Rig()
+    answers = await asyncio.gather(*(rig.post(event(str(n)), f"evt-{n}") for n in range(40)))
+    assert [a[1]["status"] for a in answers] == ["accepted"] * 40
+    assert len(rig.publisher.records) == 40
+    assert len(rig.ledger.claims) < 40  # grouped: fewer transactions than events
+    assert sorted(i for c in rig.ledger.claims for i in c) == sorted(f"evt-{n}" for n in range(40))
+
+
+async def test_one_event_the_broker_refuses_is_503_and_the_rest_of_its_group_202() -> None:
+    rig = Rig()
+    rig.publisher.fail_keys["13"] = KafkaConnectionError("partition leader gone")
+    answers = await asyncio.gather(*(rig.post(event(str(n)), f"evt-{n}") for n in range(20)))
+
+    statuses = {f"evt-{n}": a[0] for n, a in enumerate(answers)}
+    assert statuses.pop("evt-13") == 503 and set(statuses.values()) == {202}
+    assert "evt-13" not in rig.ledger.accepted and len(rig.ledger.accepted) == 19
+    del rig.publisher.fail_keys["13"]
+    assert (await rig.post(event("13"), "evt-13"))[1]["status"] == "accepted"
+
+
+async def test_a_bug_while_publishing_answers_500_for_the_group_and_remembers_nothing() -> None:
+    rig = Rig()
+    rig.publisher.fail = ZeroDivisionError("a bug")
+    with pytest.raises(ZeroDivisionError):
+        await rig.post(event())
+    assert rig.ledger.accepted == {}
