@@ -21,6 +21,9 @@ import pytest_asyncio
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from pydantic import SecretStr
 
+from application.context import admin_context
+from application.replay import ReplayRequest, replay
+from devtools.topic_marks import records_up_to_now
 from schemas.orders import OrderShipped
 from services.notifier.app import bootstrap
 from shared.messaging.deadletter import DeadLetters
@@ -150,3 +153,22 @@ async def test_a_receiver_that_never_answers_is_given_up_within_the_budget(
     assert (headers["dlq.reason"], headers["dlq.http.status"], headers["dlq.attempts"]) == (
         "perfex_unreachable", "", "3")
     assert "no answer within" in headers["dlq.http.answer"]
+
+
+async def test_a_dead_letter_replayed_once_perfex_is_fixed_is_delivered_with_its_id(
+        run: Run, receiver: Receiver) -> None:
+    receiver.script = [422]
+    message_id, body = shipped()
+    assert await run.notify(body) == "dead_lettered"
+
+    async with admin_context(run.settings) as ctx:
+        outcome = await replay(ctx, ReplayRequest(DLQ, None, datetime.now(UTC)), actor="test")
+    assert outcome.report.replayed >= 1
+    back = [r for r in await records_up_to_now(run.settings.kafka_bootstrap_servers,
+                                               [run.settings.topic(TOPIC_ORDER_SHIPPED)], 1)
+            if r.value == body]
+    assert len(back) == 1 and dict(back[0].headers)["replay.cycle"] == b"1"
+
+    receiver.script = [422, 200]  # Perfex fixed: the replayed record goes through
+    assert await run.notify(back[0].value) == "done"
+    assert [r[0] for r in receiver.received] == [message_id, message_id]
