@@ -30,10 +30,10 @@ def ingest(host: str | None, port: int | None) -> None:
     except ConfigurationError as exc:
         fail(str(exc))
     logger.info("starting ingest with %s", settings.redacted())
+    host, port = host or settings.ingest_host, settings.ingest_port if port is None else port
     try:
-        asyncio.run(serve(settings, host or settings.ingest_host,
-                          settings.ingest_port if port is None else port))
-    except (ConfigurationError, DatabaseUnavailable) as exc:
+        asyncio.run(serve(settings, host, port))
+    except DatabaseUnavailable as exc:
         fail(str(exc))
     except OSError as exc:  # the port is taken, the interface does not exist
-        fail(f"cannot listen on {host or settings.ingest_host}:{port}: {exc.strerror or exc}")
+        fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
