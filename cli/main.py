@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "orders": "cli.orders_cmd:orders",
     "settings": "cli.settings_cmd:settings_group",
     "dev": "devtools.dev_cmd:dev",
+    "ingest": "cli.ingest_cmd:ingest",
     "demo": "devtools.demo_cmd:demo",
     "topics": "cli.stack_cmd:topics",
     "replay": "cli.replay_cmd:replay",

@@ -3,7 +3,10 @@
 Brings up, in order: the embedded Kafka-compatible broker (unless KAFKA_BOOTSTRAP_SERVERS is
 set), PostgreSQL (DATABASE_URL, else the local server, else an embedded one), migrations and
 topics, the SUNSKY sandbox (unless SUNSKY_BASE_URL is set), then every worker service as its
-own process. Output of each is prefixed with its name.
+own process, and the Perfex connector: ``dropship ingest`` (INGEST_SECRET, else one made up for
+this run) and the notifier, which posts to PERFEX_WEBHOOK_URL when set, else to a local
+``php -S`` serving the Perfex module (``devtools.perfex_dev``), else is off with a line saying
+why. Output of each is prefixed with its name.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import click
 from cli.common import fail
 from cli.worker_cmd import SERVICES
 from devtools.broker import BrokerError, EmbeddedBroker
+from devtools.dev_connector import Connector, start_connector
 from devtools.postgres import resolve_database_url
 from devtools.supervisor import Supervisor, dropship_argv
 from shared.db.migrate import migrate
@@ -40,32 +44,41 @@ from shared.settings import (
 @click.option("--sandbox-port", default=8765, show_default=True)
 @click.option("--auto-advance", default=20.0, show_default=True,
               help="Sandbox: seconds per step paid->shipped->delivered (0: never).")
-def dev(broker_port: int, sandbox_port: int, auto_advance: float) -> None:
-    """Run broker, database, sandbox and all workers until Ctrl-C."""
+@click.option("--ingest-port", default=8790, show_default=True,
+              help="The Perfex ingest (POST /v1/events).")
+@click.option("--perfex-port", default=8791, show_default=True,
+              help="The local Perfex module's webhook (php -S), when PHP and MariaDB are here.")
+def dev(broker_port: int, sandbox_port: int, auto_advance: float, ingest_port: int,
+        perfex_port: int) -> None:
+    """Run broker, database, sandbox, all workers and the Perfex connector until Ctrl-C."""
     from shared.logs import configure_logging
 
     configure_logging(Settings().log_level)
+    _stop_on_signals()
     broker = None
     if "KAFKA_BOOTSTRAP_SERVERS" not in os.environ:
         broker = _start_broker(broker_port)
     settings = Settings(kafka_bootstrap_servers=broker.bootstrap) if broker else Settings()
-    supervisor = None
+    supervisor, connector = None, None
     try:
         env = _prepare(settings)
         supervisor = Supervisor(env, echo=sys.stdout, log_dir=_log_dir(settings))
         if "SUNSKY_BASE_URL" not in os.environ:
             env.update(_start_sandbox(supervisor, sandbox_port, auto_advance, settings))
         for name in SERVICES:
-            if _available(name):
+            if name != "notifier" and _available(name):
                 supervisor.start(name, dropship_argv("worker", name), env)
+        connector = start_connector(supervisor, env, ingest_port, perfex_port)
         dev_file = _write_dev_settings(settings, env)
-        _banner(settings, env, dev_file)
+        _banner(settings, env, dev_file, connector)
         _wait(supervisor)
     finally:
         click.echo("stopping...")
         dev_settings_path(settings.state_dir).unlink(missing_ok=True)
         if supervisor:
             supervisor.stop_all()
+        if connector and connector.perfex:
+            connector.perfex.drop()
         if broker:
             broker.stop()
         click.echo("stopped")
@@ -129,7 +142,7 @@ def _log_dir(settings: Settings) -> Path:
 # What a command in another terminal needs to talk to this stack (shared.settings.load_settings).
 DEV_KEYS = ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL", "DATABASE_SCHEMA", "SUNSKY_BASE_URL",
             "SUNSKY_API_KEY", "SUNSKY_API_SECRET", "SUNSKY_MAX_CALLS_PER_SECOND", "TOPIC_PREFIX",
-            "GROUP_PREFIX")
+            "GROUP_PREFIX", "INGEST_SECRET", "INGEST_PORT")
 
 
 def _write_dev_settings(settings: Settings, env: dict[str, str]) -> Path:
@@ -146,31 +159,41 @@ def _write_dev_settings(settings: Settings, env: dict[str, str]) -> Path:
     return path
 
 
-def _banner(settings: Settings, env: dict[str, str], dev_file: Path) -> None:
+def _banner(settings: Settings, env: dict[str, str], dev_file: Path,
+            connector: Connector) -> None:
     lines = [
         "", "sunsky-dropship is up:",
         f"  broker      {settings.kafka_bootstrap_servers}",
         f"  SUNSKY      {env.get('SUNSKY_BASE_URL', settings.sunsky_base_url)}",
+        f"  ingest      {connector.ingest_url}/v1/events (INGEST_SECRET in {dev_file})",
+        f"  notifier    {connector.notifier_line}",
         f"  logs        {Path(settings.state_dir) / 'logs'}",
         f"  settings    {dev_file} (read by every dropship command run from here)",
         "In another terminal:",
         "  dropship demo publish --count 20     # Perfex-like invoice events",
         "  dropship orders list                 # watch them move",
-        "Ctrl-C stops everything.", "",
     ]
-    click.echo("\n".join(lines))
+    if connector.perfex:
+        lines += [f"  {connector.perfex.harness_command('paid', '--invoice', 'contract_example')}"
+                  "   # a Perfex invoice through the ingest",
+                  f"  {connector.perfex.harness_command('dump')}   # what Perfex got back"]
+    click.echo("\n".join([*lines, "Ctrl-C stops everything.", ""]))
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt  # as Ctrl-C: whatever dev is doing, its clean-up runs
+
+
+def _stop_on_signals() -> None:
+    """SIGTERM and SIGHUP (a closed terminal) stop dev like Ctrl-C, at any stage, so no
+    child (each in its own session) outlives it."""
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _interrupt)
 
 
 def _wait(supervisor: Supervisor) -> None:
-    stop = False
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        nonlocal stop
-        stop = True
-
-    signal.signal(signal.SIGTERM, on_signal)
     try:
-        while not stop:
+        while True:
             time.sleep(0.5)
             for name in supervisor.dead():
                 fail(f"{name} exited unexpectedly; see its log above")

@@ -8,13 +8,16 @@ by ``tests/integration/test_sunsky_port_contract.py``.
 
 from __future__ import annotations
 
+import asyncio
 import copy
-from collections.abc import Collection, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any
 
+from shared.db.ledger import Claim, IngestLedger, LedgerEntry
 from shared.db.repository import (
     AUTO_PLACE,
     SHIPPING_WAY_POLICY,
@@ -31,6 +34,7 @@ from shared.db.repository import (
     UnitOfWork,
 )
 from shared.domain.order import Order, OrderStatus, StatusChange, site_number_for
+from shared.messaging.publisher import Publisher
 from shared.sunsky.port import Sunsky
 from tests.fake_sunsky import BR, GB, PRICES, US, FakeSunsky  # noqa: F401 (re-exported)
 
@@ -253,3 +257,111 @@ def _fakes_satisfy_their_ports() -> None:
     sunsky: Sunsky = FakeSunsky()
     unit: UnitOfWork = FakeUnitOfWork(store)
     del sunsky, unit
+
+
+class _FakeClaim:
+    def __init__(self, ledger: FakeIngestLedger, entries: dict[str, LedgerEntry], now: datetime,
+                 fresh: frozenset[str], reused: frozenset[str]) -> None:
+        self._ledger, self._entries, self._now = ledger, entries, now
+        self.fresh, self.reused = fresh, reused
+
+    async def confirm(self, published: Collection[str]) -> None:
+        if self._ledger.fail_confirm is not None:
+            raise self._ledger.fail_confirm
+        for webhook_id in self.fresh:
+            if webhook_id in published:
+                self._ledger.accepted[webhook_id] = (self._entries[webhook_id], self._now)
+            else:  # as the adapter: an expired row taken over and not published is gone too
+                self._ledger.accepted.pop(webhook_id, None)
+
+
+class FakeIngestLedger:
+    """In memory, with the adapter's waiting: an open claim on an id blocks the next claim on
+    it (ids locked in sorted order, as the adapter inserts them)."""
+
+    def __init__(self) -> None:
+        self.accepted: dict[str, tuple[LedgerEntry, datetime]] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self.fail_claim: BaseException | None = None  # e.g. OSError: the database is down
+        self.fail_confirm: BaseException | None = None
+        self.waiting = 0  # claims queued behind an open claim on one of their ids
+        self.claims: list[list[str]] = []  # the ids of every claim, in order (batching tests)
+
+    @asynccontextmanager
+    async def claim(self, entries: Sequence[LedgerEntry], *, now: datetime,
+                    retention: timedelta) -> AsyncIterator[Claim]:
+        if self.fail_claim is not None:
+            raise self.fail_claim
+        ids = sorted(e.webhook_id for e in entries)
+        assert len(set(ids)) == len(ids), "ids in one claim must be distinct"
+        self.claims.append(ids)
+        locks = [self._locks.setdefault(i, asyncio.Lock()) for i in ids]
+        held = await self._lock_all(locks)
+        try:
+            yield self._decide(entries, now, retention)
+        finally:
+            for lock in held:
+                lock.release()
+
+    async def _lock_all(self, locks: list[asyncio.Lock]) -> list[asyncio.Lock]:
+        held: list[asyncio.Lock] = []
+        queued = any(lock.locked() for lock in locks)
+        self.waiting += queued
+        try:
+            for lock in locks:
+                await lock.acquire()
+                held.append(lock)
+        except BaseException:
+            for lock in held:
+                lock.release()
+            raise
+        finally:
+            self.waiting -= queued
+        return held
+
+    def _decide(self, entries: Sequence[LedgerEntry], now: datetime,
+                retention: timedelta) -> _FakeClaim:
+        fresh, reused = set(), set()
+        for entry in entries:
+            taken = self.accepted.get(entry.webhook_id)
+            if taken is None or taken[1] < now - retention:
+                fresh.add(entry.webhook_id)
+            elif taken[0].body_sha256 != entry.body_sha256:
+                reused.add(entry.webhook_id)
+        return _FakeClaim(self, {e.webhook_id: e for e in entries}, now, frozenset(fresh),
+                          frozenset(reused))
+
+    async def purge(self, before: datetime, *, limit: int = 10_000) -> int:
+        old = [i for i, (_, at) in self.accepted.items() if at < before][:limit]
+        for webhook_id in old:
+            del self.accepted[webhook_id]
+        return len(old)
+
+
+class FakePublisher:
+    """Records what was published; ``fail`` makes every publish raise it (a broker down),
+    ``fail_keys`` only those with these keys (one partition's leader gone)."""
+
+    def __init__(self) -> None:
+        self.records: list[tuple[str, str | None, bytes, list[tuple[str, bytes]]]] = []
+        self.fail: BaseException | None = None
+        self.fail_keys: dict[str, BaseException] = {}
+
+    async def publish(self, topic: str, key: str | None, value: bytes,
+                      headers: Headers = ()) -> None:
+        await self.publish_many([(topic, key, value, headers)])
+
+    async def publish_many(self, records: Sequence[tuple[str, str | None, bytes, Headers]]) -> None:
+        if self.fail is not None:
+            raise self.fail
+        for _, key, _, _ in records:
+            if key in self.fail_keys:
+                raise self.fail_keys[key]
+        self.records += [(t, k, v, list(h)) for t, k, v, h in records]
+
+
+def _ingest_fakes_satisfy_their_ports() -> None:
+    """Never called: mypy checks these assignments."""
+    ledger: IngestLedger = FakeIngestLedger()
+    publisher: Publisher = FakePublisher()
+    del ledger, publisher

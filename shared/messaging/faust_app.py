@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import signal
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, Protocol
@@ -127,7 +128,16 @@ def periodic(app: faust.App, interval: float, job: Callable[[], Awaitable[Any]],
     app.timer(interval, name=name)(tick)
 
 
+class _Worker(faust.Worker):
+    """Faust's worker, stopped as cleanly by SIGHUP (a closed terminal, a supervisor) as by
+    SIGTERM: by default SIGHUP would end the process without stopping the app."""
+
+    def _install_signal_handlers_unix(self) -> None:
+        super()._install_signal_handlers_unix()
+        self.loop.add_signal_handler(signal.SIGHUP, self._on_sigterm)
+
+
 def run_worker(app: faust.App, loglevel: str = "info") -> None:
-    """Run the app until SIGINT/SIGTERM (blocks; owns the event loop)."""
-    worker = faust.Worker(app, loglevel=loglevel, quiet=True)
+    """Run the app until SIGINT/SIGTERM/SIGHUP (blocks; owns the event loop)."""
+    worker = _Worker(app, loglevel=loglevel, quiet=True)
     worker.execute_from_commandline()
