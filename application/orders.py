@@ -52,6 +52,7 @@ class OrderAction:
 class OrderDetails:
     order: Order
     history: list[StatusChange]
+    synced_at: datetime | None = None  # read time of the last SUNSKY view applied
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,8 @@ async def order_details(ctx: AdminContext, order_id: int) -> OrderDetails | None
         order = await uow.orders.get(order_id)
         if order is None:
             return None
-        return OrderDetails(order, await uow.orders.history(order_id))
+        return OrderDetails(order, await uow.orders.history(order_id),
+                            await uow.tracking.synced_at(order_id))
 
 
 async def place_order(ctx: AdminContext, order_id: int, *, actor: str) -> OrderAction:
