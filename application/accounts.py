@@ -80,6 +80,18 @@ async def add_user(ctx: AdminContext, name: str, role: str, password: str) -> Ad
     return user
 
 
+async def set_password(ctx: AdminContext, name: str, password: str) -> bool:
+    """A new password for user ``name``; False when there is no such user."""
+    check_new_user(name, "viewer", password)
+    hashed = await asyncio.to_thread(_hasher.hash, password)
+    async with ctx.uow() as uow:
+        if await uow.accounts.user(name) is None:
+            return False
+        await uow.accounts.set_password_hash(name, hashed)
+        await uow.commit()
+    return True
+
+
 async def list_users(ctx: AdminContext) -> list[AdminUser]:
     async with ctx.uow() as uow:
         return await uow.accounts.users()

@@ -123,19 +123,20 @@ def _csv_safe(text: str) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
-async def export_csv(ctx: AdminContext, query: OrderQuery) -> AsyncIterator[str]:
+async def export_csv(ctx: AdminContext, query: OrderQuery, *,
+                     batch: int = EXPORT_BATCH) -> AsyncIterator[str]:
     """The header, then every order the query matches (not only one page), in list order,
     read in batches so memory stays flat."""
     yield _line(list(CSV_COLUMNS))
-    flt = replace(query.to_filter(ctx.clock()), limit=EXPORT_BATCH, after=None)
+    flt = replace(query.to_filter(ctx.clock()), limit=batch, after=None)
     while True:
         async with ctx.uow() as uow:
-            batch = await uow.orders.list_orders(flt)
-        for order in batch:
+            found = await uow.orders.list_orders(flt)
+        for order in found:
             yield _line(csv_row(order))
-        if len(batch) < EXPORT_BATCH:
+        if len(found) < batch:
             return
-        last = batch[-1]
+        last = found[-1]
         assert last.created_at is not None and last.id is not None
         flt = replace(flt, after=(last.created_at, last.id))
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import signal
 import sys
 import time
@@ -40,7 +41,9 @@ from shared.settings import (
 @click.option("--sandbox-port", default=8765, show_default=True)
 @click.option("--auto-advance", default=20.0, show_default=True,
               help="Sandbox: seconds per step paid->shipped->delivered (0: never).")
-def dev(broker_port: int, sandbox_port: int, auto_advance: float) -> None:
+@click.option("--admin-port", default=8700, show_default=True,
+              help="The admin console and API (0: do not start it).")
+def dev(broker_port: int, sandbox_port: int, auto_advance: float, admin_port: int) -> None:
     """Run broker, database, sandbox and all workers until Ctrl-C."""
     from shared.logs import configure_logging
 
@@ -58,8 +61,9 @@ def dev(broker_port: int, sandbox_port: int, auto_advance: float) -> None:
         for name in SERVICES:
             if _available(name):
                 supervisor.start(name, dropship_argv("worker", name), env)
+        login = _start_admin(supervisor, admin_port, settings, env) if admin_port else None
         dev_file = _write_dev_settings(settings, env)
-        _banner(settings, env, dev_file)
+        _banner(settings, env, dev_file, login)
         _wait(supervisor)
     finally:
         click.echo("stopping...")
@@ -111,6 +115,29 @@ def _start_sandbox(supervisor: Supervisor, port: int, auto_advance: float,
     return env
 
 
+DEV_USER = "dev"
+
+
+def _start_admin(supervisor: Supervisor, port: int, settings: Settings,
+                 env: dict[str, str]) -> tuple[str, str, str]:
+    """Start ``dropship admin serve`` and give the dev operator a fresh password (created on
+    the first run); returns (URL, user, password) for the banner."""
+    password = secrets.token_urlsafe(12)
+    asyncio.run(_dev_operator(settings.model_copy(update={
+        "database_url": env["DATABASE_URL"]}), password))
+    supervisor.start("admin", dropship_argv("admin", "serve", "--port", str(port)), env)
+    return f"http://127.0.0.1:{port}/", DEV_USER, password
+
+
+async def _dev_operator(settings: Settings, password: str) -> None:
+    from application import accounts
+    from application.context import admin_context
+
+    async with admin_context(settings) as ctx:
+        if not await accounts.set_password(ctx, DEV_USER, password):
+            await accounts.add_user(ctx, DEV_USER, "operator", password)
+
+
 def _available(service: str) -> bool:
     import importlib.util
 
@@ -146,9 +173,11 @@ def _write_dev_settings(settings: Settings, env: dict[str, str]) -> Path:
     return path
 
 
-def _banner(settings: Settings, env: dict[str, str], dev_file: Path) -> None:
+def _banner(settings: Settings, env: dict[str, str], dev_file: Path,
+            login: tuple[str, str, str] | None) -> None:
+    console = [f"  console     {login[0]}  (log in as {login[1]} / {login[2]})"] if login else []
     lines = [
-        "", "sunsky-dropship is up:",
+        "", "sunsky-dropship is up:", *console,
         f"  broker      {settings.kafka_bootstrap_servers}",
         f"  SUNSKY      {env.get('SUNSKY_BASE_URL', settings.sunsky_base_url)}",
         f"  logs        {Path(settings.state_dir) / 'logs'}",
