@@ -123,12 +123,17 @@ def _csv_safe(text: str) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
-async def export_csv(ctx: AdminContext, query: OrderQuery, *,
-                     batch: int = EXPORT_BATCH) -> AsyncIterator[str]:
-    """The header, then every order the query matches (not only one page), in list order,
-    read in batches so memory stays flat."""
+def export_csv(ctx: AdminContext, query: OrderQuery, *,
+               batch: int = EXPORT_BATCH) -> AsyncIterator[str]:
+    """The header, then every order the query matches (all pages, whatever page the list
+    was on), in list order, read in batches so memory stays flat. The query is checked
+    before the first byte goes out: a refusal must not arrive as a cut-off download."""
+    flt = replace(replace(query, cursor=None).to_filter(ctx.clock()), limit=batch)
+    return _csv_lines(ctx, flt, batch)
+
+
+async def _csv_lines(ctx: AdminContext, flt: OrderFilter, batch: int) -> AsyncIterator[str]:
     yield _line(list(CSV_COLUMNS))
-    flt = replace(query.to_filter(ctx.clock()), limit=batch, after=None)
     while True:
         async with ctx.uow() as uow:
             found = await uow.orders.list_orders(flt)
