@@ -155,7 +155,16 @@ async def edit_address(ctx: AdminContext, order_id: int, changes: Mapping[str, s
         if order.status not in ADDRESS_EDITABLE:
             return OrderAction(order_id, "refused",
                                f"it is {order.status.label}: SUNSKY already has it", order)
-        saved = await uow.orders.save(replace(order, shipping=replace(order.shipping, **fixed)))
+        fixed = {k: v for k, v in fixed.items() if getattr(order.shipping, k) != v}
+        if not fixed:
+            return OrderAction(order_id, "updated", "nothing changed: the address was already "
+                               "so", order)
+        # the timeline records who corrected what (a note in the history: the status stays)
+        note = StatusChange(order.status, order.status,
+                            f"shipping details corrected: {', '.join(sorted(fixed))}", actor,
+                            ctx.clock())
+        saved = await uow.orders.save(replace(order, shipping=replace(order.shipping, **fixed),
+                                              history=(*order.history, note)))
         await uow.commit()
     logger.info("order %s: shipping details %s corrected by %s", order_id, sorted(fixed), actor)
     ship = saved.shipping

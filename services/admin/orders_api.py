@@ -106,7 +106,8 @@ async def refresh(order_id: OrderIdPath, request: Request, caller: ApiOperator, 
 
 async def refreshed(ctx: AdminContext, caller: Caller, order_id: int) -> Refreshed:
     result = await refresh_order(ctx, order_id, actor=caller.actor)
-    return Refreshed(order_id, result.outcome, "; ".join([result.message, *result.changes]))
+    message = "; ".join([result.message.rstrip(":"), *result.changes])
+    return Refreshed(order_id, result.outcome, message)
 
 
 @dataclass(frozen=True)

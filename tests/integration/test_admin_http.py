@@ -39,7 +39,7 @@ def admin(stack_settings: Settings, sandbox_session, db_pool, kafka_topics,
     state = tmp_path_factory.mktemp("admin")
     env = server_env(stack_settings, sandbox_session.base_url, state)
     operator, viewer = make_users(env)
-    for url, _ in start_admin(env, state):
+    with start_admin(env, state) as (url, _):
         yield AdminServer(url, env, operator, viewer, state / "admin.log")
 
 
@@ -120,7 +120,7 @@ async def test_billing_reads_the_sandbox_balance(admin: AdminServer) -> None:
 async def test_postgresql_away_is_a_visible_503_not_a_crash(admin: AdminServer,
                                                       tmp_path: Path) -> None:
     env = {**admin.env, "DATABASE_URL": f"postgresql://postgres@127.0.0.1:{free_port()}/x"}
-    for url, _ in start_admin(env, tmp_path, "admin-no-db"):
+    with start_admin(env, tmp_path, "admin-no-db") as (url, _):
         import httpx
 
         async with httpx.AsyncClient(base_url=url, timeout=30) as http:
