@@ -227,6 +227,31 @@ async def test_date_code_and_needs_action_filters(uow) -> None:
     assert await listed(uow, order_ids=mine, created_to=now - hour) == []
 
 
+async def age(uow, order_id: int, at: datetime) -> None:
+    """Make the order look untouched since ``at`` (PostgreSQL: updated_at; the fake keeps it
+    beside the store, as its stale-order sweep does)."""
+    unit = uow()
+    if isinstance(unit, PgUnitOfWork):
+        async with unit:
+            await unit._conn.execute("UPDATE orders SET updated_at = $2 WHERE id = $1",
+                                     order_id, at)
+            await unit.commit()
+    else:
+        unit._committed_store.updated_at[order_id] = at
+
+
+async def test_stuck_means_open_and_unchanged_since(uow) -> None:
+    old_open = await add(uow, new_order())
+    old_done = await add(uow, replace(new_order(), status=OrderStatus.DELIVERED))
+    fresh = await add(uow, new_order())
+    long_ago = datetime.now(UTC) - timedelta(days=3)
+    await age(uow, old_open.id, long_ago)
+    await age(uow, old_done.id, long_ago)
+    mine = (old_open.id, old_done.id, fresh.id)
+    cutoff = datetime.now(UTC) - timedelta(days=1)
+    assert await listed(uow, order_ids=mine, updated_before=cutoff) == [old_open.id]
+
+
 async def test_tab_counts_follow_every_status_change(uow) -> None:
     async with uow() as unit:
         before = await unit.overview.status_counts()
@@ -309,9 +334,12 @@ async def test_explain_shows_the_index_each_filter_uses(db_pool, flt, index) -> 
 
 @pytest.mark.parametrize(("flt", "indexes"), [
     # issue 9: the customer filter, with % and _ escaped, served by the trigram index
-    (OrderFilter(customer="acme 50%_off"), ("orders_customer_trgm_idx",)),
+    (OrderFilter(customer="acme 50%_off"), ("order_customers_trgm_idx",
+                                            "orders_customer_text_idx")),
     (OrderFilter(search="INV-1"), ("orders_invoice_number_idx", "orders_sunsky_order_number_key",
-                                   "orders_tracking_number_idx", "orders_customer_trgm_idx")),
+                                   "orders_tracking_number_idx", "order_customers_trgm_idx",
+                                   "orders_customer_text_idx")),
+    (OrderFilter(updated_before=NOW), ("orders_status_idx",)),
 ])
 async def test_explain_shows_customer_and_search_served_by_indexes(db_pool, flt,
                                                                    indexes) -> None:

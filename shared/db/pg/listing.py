@@ -10,15 +10,19 @@ from __future__ import annotations
 from typing import Any
 
 from shared.db.repository import OrderFilter
-from shared.domain.order import FINAL
+from shared.domain.order import FINAL, OrderStatus
 
-# Must stay equal to the expression of orders_customer_trgm_idx (0015_order_list.sql).
-CUSTOMER_TEXT = ("lower(coalesce(client_id, '') || ' ' || coalesce(customer_company, '') || ' ' "
-                 "|| coalesce(contact_name, '') || ' ' || coalesce(contact_email, ''))")
+# The expression of orders_customer_text_idx (0015_order_list.sql); fragments are matched in
+# order_customers (trigram index), the orders found by that b-tree.
+CUSTOMER_TEXT = ("order_customer_text(client_id, customer_company, contact_name, "
+                 "contact_email)")
+CUSTOMERS_LIKE = "SELECT customer_text FROM order_customers WHERE customer_text LIKE {}"
+SEARCH_LIKE = CUSTOMERS_LIKE.format("{1}")
 # Must stay equal to the predicate of orders_needs_action_idx (and order_needs_action()).
 NEEDS_ACTION = ("status = 'api_failed' AND (retries_exhausted OR coalesce(last_error_kind, '')"
                 " NOT IN ('transient', 'unknown_outcome'))")
 ORDER_BY = "created_at DESC, id DESC"
+OPEN = [s.value for s in OrderStatus if s not in FINAL]
 
 
 def like_pattern(text: str) -> str:
@@ -48,13 +52,15 @@ def filter_sql(flt: OrderFilter) -> tuple[str, list[Any]]:
     if flt.error_code:
         add("last_error_code = {}", flt.error_code)
     if flt.customer:
-        add(f"{CUSTOMER_TEXT} LIKE {{}}", like_pattern(flt.customer))
-    if flt.search:
-        add("(invoice_number = {0} OR sunsky_order_number = {0} OR tracking_number = {0}"
-            f" OR {CUSTOMER_TEXT} LIKE {{1}})", flt.search, like_pattern(flt.search))
-    if flt.updated_before:
-        add("status <> ALL({}) AND updated_at < {}", [s.value for s in FINAL],
-            flt.updated_before)
+        add(f"{CUSTOMER_TEXT} IN ({CUSTOMERS_LIKE})", like_pattern(flt.customer))
+    if flt.search:  # one index per branch (an OR across them and a sub-select would scan)
+        add("id IN (SELECT id FROM orders WHERE invoice_number = {0}"
+            " UNION ALL SELECT id FROM orders WHERE sunsky_order_number = {0}"
+            " UNION ALL SELECT id FROM orders WHERE tracking_number = {0}"
+            f" UNION ALL SELECT id FROM orders WHERE {CUSTOMER_TEXT} IN ({SEARCH_LIKE}))",
+            flt.search, like_pattern(flt.search))
+    if flt.updated_before:  # orders_status_idx (status, updated_at) serves this
+        add("status = ANY({}) AND updated_at < {}", OPEN, flt.updated_before)
     if flt.order_ids:
         add("id = ANY({})", list(flt.order_ids))
     if flt.after:
