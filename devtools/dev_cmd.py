@@ -126,7 +126,23 @@ def _start_admin(supervisor: Supervisor, port: int, settings: Settings,
     asyncio.run(_dev_operator(settings.model_copy(update={
         "database_url": env["DATABASE_URL"]}), password))
     supervisor.start("admin", dropship_argv("admin", "serve", "--port", str(port)), env)
-    return f"http://127.0.0.1:{port}/", DEV_USER, password
+    url = f"http://127.0.0.1:{port}/"
+    _wait_for(url + "healthz", supervisor)
+    return url, DEV_USER, password
+
+
+def _wait_for(url: str, supervisor: Supervisor, timeout: float = 20) -> None:
+    """Print the banner once the console answers (or say it did not)."""
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and "admin" not in supervisor.dead():
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    fail(f"the admin console did not answer at {url}; see its log above")
 
 
 async def _dev_operator(settings: Settings, password: str) -> None:

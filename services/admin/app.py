@@ -54,7 +54,8 @@ def create_app(settings: Settings, *, context: AdminContext | None = None) -> Fa
         await runtime.stop()
 
     app = FastAPI(title="sunsky-dropship admin", version="1", description=API_DESCRIPTION,
-                  openapi_url="/api/v1/openapi.json", docs_url="/api/v1/docs", redoc_url=None,
+                  # no Swagger/ReDoc pages: they load scripts from a CDN (CSP: scripts from here)
+                  openapi_url="/api/v1/openapi.json", docs_url=None, redoc_url=None,
                   lifespan=lifespan)
     app.state.runtime, app.state.jobs = runtime, jobs
     app.state.topic_sizes = functools.partial(topic_sizes, settings)

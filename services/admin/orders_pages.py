@@ -4,6 +4,7 @@ Refresh from Sunsky, Edit address, bulk actions, CSV export). Same use cases as 
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse, Response
@@ -52,8 +53,6 @@ def _count(counts: m.CountsOut, tab: str) -> int:
 
 
 def _with(form: dict[str, object], **changes: object) -> str:
-    from urllib.parse import urlencode
-
     merged = {**form, **changes}
     return urlencode({k: v for k, v in merged.items() if v not in (None, "")}, doseq=True)
 

@@ -14,9 +14,8 @@ from pathlib import Path
 import pytest
 
 from shared.db.pg import PgUnitOfWork
-from tests.builders import paid_order
+from tests.builders import error, paid_order
 from tests.fixtures.admin import OPERATOR, make_users, start_admin
-from tests.unit.admin_support import error
 
 pytestmark = [pytest.mark.e2e]
 
@@ -137,4 +136,7 @@ async def test_an_operator_runs_the_shop_from_the_browser(pipeline_factory, tmp_
                 await page.goto(f"{url}/{name}")
                 await expect(page.locator("#error")).to_have_count(0)
                 await shot(name)
+            # the placer process records heartbeats (shared/heartbeat.py): Health shows it alive
+            placer_row = page.locator("#services tr", has_text="placer")
+            await expect(placer_row.locator("td.num")).to_have_text("1")
             await browser.close()

@@ -5,7 +5,7 @@ over the OpenAPI document (authenticated): no operation answers 5xx."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -14,12 +14,14 @@ import pytest
 import pytest_asyncio
 
 from devtools.broker import free_port
+from shared.db.migrate import migrate
 from shared.db.pg import PgUnitOfWork
+from shared.db.pool import create_pool
 from shared.domain.order import OrderStatus
 from shared.settings import Settings
-from tests.builders import paid_order
+from tests.builders import error, paid_order
 from tests.fixtures.admin import AdminServer, make_users, start_admin
-from tests.unit.admin_support import error
+from tests.fixtures.stack import drop_schema
 
 pytestmark = [pytest.mark.integration]
 
@@ -33,18 +35,37 @@ def server_env(settings: Settings, sandbox_url: str, state: Path) -> dict[str, s
             "SUNSKY_MAX_CALLS_PER_SECOND": "0", "STATE_DIR": str(state), "LOG_LEVEL": "INFO"}
 
 
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def admin_settings(stack_settings: Settings, kafka_topics) -> AsyncIterator[Settings]:
+    """A schema of its own: schemathesis changes settings the other tests rely on."""
+    settings = stack_settings.model_copy(update={
+        "database_schema": f"{stack_settings.database_schema}_admin"})
+    yield settings
+    assert settings.database_url is not None
+    await drop_schema(settings.database_url, settings.database_schema)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def admin_pool(admin_settings: Settings) -> AsyncIterator[asyncpg.Pool]:
+    assert admin_settings.database_url is not None
+    pool = await create_pool(admin_settings.database_url, admin_settings.database_schema)
+    await migrate(pool, admin_settings.database_schema)
+    yield pool
+    await pool.close()
+
+
 @pytest.fixture(scope="module")
-def admin(stack_settings: Settings, sandbox_session, db_pool, kafka_topics,
+def admin(admin_settings: Settings, admin_pool, sandbox_session,
           tmp_path_factory: pytest.TempPathFactory) -> Iterator[AdminServer]:
     state = tmp_path_factory.mktemp("admin")
-    env = server_env(stack_settings, sandbox_session.base_url, state)
+    env = server_env(admin_settings, sandbox_session.base_url, state)
     operator, viewer = make_users(env)
     with start_admin(env, state) as (url, _):
         yield AdminServer(url, env, operator, viewer, state / "admin.log")
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def seeded(db_pool: asyncpg.Pool) -> dict[str, int]:
+async def seeded(admin_pool: asyncpg.Pool) -> dict[str, int]:
     base = 900_000 + free_port()
     orders = {
         "ready": paid_order(base),
@@ -53,7 +74,7 @@ async def seeded(db_pool: asyncpg.Pool) -> dict[str, int]:
         "shipped": replace(paid_order(base + 2), status=OrderStatus.SHIPPED),
     }
     ids = {}
-    async with PgUnitOfWork(db_pool) as uow:
+    async with PgUnitOfWork(admin_pool) as uow:
         for key, order in orders.items():
             ids[key] = (await uow.orders.add(order)).id
         await uow.commit()
@@ -151,7 +172,7 @@ def _schemathesis(admin: AdminServer) -> list[str]:
     for result in schema.get_all_operations():
         operation = result.ok()
 
-        @settings(max_examples=25, deadline=None, phases=[Phase.generate],
+        @settings(max_examples=25, deadline=None, phases=[Phase.generate], database=None,
                   suppress_health_check=list(HealthCheck))
         @given(case=operation.as_strategy())
         def check(case: schemathesis.Case) -> None:

@@ -8,10 +8,9 @@ from datetime import datetime
 from typing import Any
 
 from application.context import AdminContext
-from shared.domain.order import Order, OrderError, OrderStatus
-from shared.failure_codes import catalogue
+from shared.domain.order import Order, OrderStatus
 from shared.settings import Settings
-from tests.builders import paid_order
+from tests.builders import error, paid_order
 from tests.fakes import FakeOrderRepository, FakeStore, FakeSunsky, fake_uow_factory
 
 
@@ -38,12 +37,6 @@ def context(store: FakeStore, sunsky: FakeSunsky, clock: Any = None) -> AdminCon
     if clock is not None:
         ctx.clock = clock
     return ctx
-
-
-def error(code: str, at: datetime) -> OrderError:
-    """An order's last error as the catalogue describes ``code``."""
-    info = {c.code: c for c in catalogue()}[code]
-    return OrderError(code, info.kind, f"{code} (test)", info.fix_hint, at)
 
 
 async def add_order(store: FakeStore, invoice_id: int, *, status: OrderStatus | None = None,
