@@ -98,7 +98,9 @@ async def list_page(ctx: AdminContext, query: OrderQuery) -> OrderPage:
 
 async def tab_counts(ctx: AdminContext) -> StatusCounts:
     async with ctx.uow() as uow:
-        return await uow.overview.status_counts()
+        counts = await uow.overview.status_counts()
+        await uow.commit()  # keeps the fold of the counts' rows the read may have done
+    return counts
 
 
 # --- CSV export ---------------------------------------------------------------------------

@@ -348,3 +348,24 @@ async def test_explain_shows_customer_and_search_served_by_indexes(db_pool, flt,
     assert "Seq Scan" not in plan, plan
     if flt.customer:
         assert "'%acme 50\\%\\_off%'" in plan, plan  # the pattern went in escaped
+
+
+async def test_reading_the_tab_counts_folds_their_rows_and_keeps_the_sums(db_pool) -> None:
+    """Status changes append +1/-1 rows; a read past the threshold folds them for good."""
+    from application.context import AdminContext
+    from application.listing import tab_counts
+    from shared.db.pg.overview import FOLD_AFTER_ROWS
+    from shared.settings import Settings
+
+    async def no_flush() -> int:
+        return 0
+
+    ctx = AdminContext(Settings(), lambda: PgUnitOfWork(db_pool), None, None, no_flush)
+    before = await tab_counts(ctx)
+    await db_pool.execute(
+        "INSERT INTO order_status_counts SELECT 'placed', false, n FROM"
+        " (SELECT 1 AS n UNION ALL SELECT -1) AS pair, generate_series(1, $1)",
+        FOLD_AFTER_ROWS)
+    assert await tab_counts(ctx) == before  # +1 and -1 in pairs: the sums stay
+    rows = await db_pool.fetchval("SELECT count(*) FROM order_status_counts")
+    assert rows <= 2 * len(OrderStatus), rows  # folded into one row per bucket, committed
