@@ -39,6 +39,7 @@ from application import accounts  # noqa: E402
 from application.context import AdminContext  # noqa: E402
 from devtools.broker import free_port  # noqa: E402
 from devtools.postgres import resolve_database_url  # noqa: E402
+from devtools.supervisor import wait_http_ok  # noqa: E402
 from shared.db.migrate import MIGRATIONS_DIR, migrate  # noqa: E402
 from shared.db.pg import PgUnitOfWork  # noqa: E402
 from shared.db.pool import create_pool, quote_ident  # noqa: E402
@@ -193,17 +194,6 @@ async def measure(url: str, token: str, n: int, now: datetime,
     return results
 
 
-def wait_up(url: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    raise SystemExit("the admin service did not start")
-
-
 def report(results: list[tuple[str, list[float]]], n: int, requests: int,
            command: str) -> str:
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
@@ -261,7 +251,8 @@ async def main() -> None:
         server = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "cli.main", "admin", "serve", "--port", str(port), env=env,
             cwd=ROOT, stdin=subprocess.DEVNULL)
-        await asyncio.to_thread(wait_up, f"http://127.0.0.1:{port}")
+        if not await asyncio.to_thread(wait_http_ok, f"http://127.0.0.1:{port}/healthz", 60):
+            raise SystemExit("the admin service did not start")
         results = await measure(f"http://127.0.0.1:{port}", token, args.orders, now,
                                 args.requests)
     finally:

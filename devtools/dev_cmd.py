@@ -23,7 +23,7 @@ from cli.common import fail
 from cli.worker_cmd import SERVICES
 from devtools.broker import BrokerError, EmbeddedBroker
 from devtools.postgres import resolve_database_url
-from devtools.supervisor import Supervisor, dropship_argv
+from devtools.supervisor import Supervisor, dropship_argv, wait_http_ok
 from shared.db.migrate import migrate
 from shared.db.pool import create_pool
 from shared.messaging.topics import ensure_topics
@@ -127,22 +127,9 @@ def _start_admin(supervisor: Supervisor, port: int, settings: Settings,
         "database_url": env["DATABASE_URL"]}), password))
     supervisor.start("admin", dropship_argv("admin", "serve", "--port", str(port)), env)
     url = f"http://127.0.0.1:{port}/"
-    _wait_for(url + "healthz", supervisor)
+    if not wait_http_ok(url + "healthz", 20, lambda: "admin" not in supervisor.dead()):
+        fail(f"the admin console did not answer at {url}; see its log above")
     return url, DEV_USER, password
-
-
-def _wait_for(url: str, supervisor: Supervisor, timeout: float = 20) -> None:
-    """Print the banner once the console answers (or say it did not)."""
-    import httpx
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and "admin" not in supervisor.dead():
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    fail(f"the admin console did not answer at {url}; see its log above")
 
 
 async def _dev_operator(settings: Settings, password: str) -> None:

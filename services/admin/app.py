@@ -32,6 +32,7 @@ from services.admin.jobs import Jobs
 from services.admin.pages import HERE, error_page, login_redirect
 from services.admin.runtime import AdminRuntime
 from services.admin.security import LoginRequired
+from services.admin.throttle import LoginThrottle
 from shared.messaging.counts import topic_sizes
 from shared.settings import Settings
 
@@ -58,6 +59,7 @@ def create_app(settings: Settings, *, context: AdminContext | None = None) -> Fa
                   openapi_url="/api/v1/openapi.json", docs_url=None, redoc_url=None,
                   lifespan=lifespan)
     app.state.runtime, app.state.jobs = runtime, jobs
+    app.state.login_throttle = LoginThrottle()
     app.state.topic_sizes = functools.partial(topic_sizes, settings)
     for area in (orders_api, settings_routes, billing_routes, failures_routes, health_routes,
                  auth_routes):

@@ -21,6 +21,7 @@ from services.admin.security import (
     PageUser,
     same,
 )
+from services.admin.throttle import LoginThrottle
 
 api = APIRouter(prefix="/api/v1", tags=["auth"])
 pages = APIRouter(include_in_schema=False)
@@ -65,10 +66,20 @@ async def login(request: Request, ctx: Context) -> Response:
     if not same(str(form.get(CSRF_FIELD, "")), request.cookies.get(LOGIN_COOKIE, "")):
         return _login_page(request, error="The login form expired; please try again.",
                            status=403, next_url=next_url, name=name)
+    throttle: LoginThrottle = request.app.state.login_throttle
+    key = (name.lower(), request.client.host if request.client else "")
+    wait = throttle.retry_after(key)
+    if wait is not None:
+        page = _login_page(request, error=f"Too many failed logins for {name!r}: try again in "
+                           f"{wait:.0f} s.", status=429, next_url=next_url, name=name)
+        page.headers["Retry-After"] = str(int(wait))
+        return page
     session = await accounts.login(ctx, name, password)
     if session is None:
+        throttle.failed(key)
         return _login_page(request, error="Wrong user name or password.", status=401,
                            next_url=next_url, name=name)
+    throttle.succeeded(key)
     response = RedirectResponse(_safe_next(next_url), status_code=303)
     response.set_cookie(SESSION_COOKIE, session.session_id, httponly=True, samesite="strict",
                         secure=_secure(request), path="/",

@@ -170,6 +170,20 @@ async def test_a_wrong_password_shows_the_login_again(app) -> None:
     assert response.status_code == 401 and "Wrong user name or password" in response.text
 
 
+async def test_password_guessing_is_refused_after_five_failures(app) -> None:
+    async def attempt(password: str) -> httpx.Response:
+        page = await app.get("/login", headers={"authorization": ""})
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+        assert token is not None
+        return await app.post("/login", headers={"authorization": ""}, data={
+            "csrf_token": token.group(1), "name": "alice", "password": password})
+
+    assert [(await attempt(f"guess-{n}")).status_code for n in range(5)] == [401] * 5
+    refused = await attempt("operator-pass")  # even the right one, for now
+    assert refused.status_code == 429 and "Too many failed logins" in refused.text
+    assert int(refused.headers["retry-after"]) > 0
+
+
 async def test_no_page_or_answer_shows_the_secret_or_a_hash(app, store) -> None:
     order = await add_order(store, 1, code="ADDRESS_INCOMPLETE")
     await login(app, "alice", "operator-pass")
