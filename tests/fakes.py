@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from types import TracebackType
 from typing import Any
@@ -334,6 +334,8 @@ class FakeHealthReads:
     async def beat(self, service: str, instance: str, started_at: datetime,
                    now: datetime) -> None:
         self.store.heartbeats[(service, instance)] = Heartbeat(service, instance, started_at, now)
+        self.store.heartbeats = {k: b for k, b in self.store.heartbeats.items()
+                                 if b.beat_at >= now - timedelta(days=1)}
 
     async def heartbeats(self) -> list[Heartbeat]:
         return sorted(self.store.heartbeats.values(),

@@ -15,11 +15,12 @@ M = TypeVar("M", bound=BaseModel)
 LISTS = frozenset({"ids", "order_ids"})
 
 
-def values(data: QueryParams | FormData, *, drop: tuple[str, ...] = ()) -> dict[str, Any]:
-    """Blank fields are absent (an empty date box means no date); list fields stay lists."""
+def values(data: QueryParams | FormData) -> dict[str, Any]:
+    """Blank fields are absent (an empty date box means no date); list fields stay lists; the
+    CSRF token is the security layer's, not the form's."""
     out: dict[str, Any] = {}
     for key in data:
-        if key in drop or key == "csrf_token":
+        if key == "csrf_token":
             continue
         items = [v for v in data.getlist(key) if isinstance(v, str) and v.strip()]
         if key in LISTS:

@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from application.bulk import MAX_BULK, BulkAction
 from application.listing import Tab
 
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
@@ -101,8 +102,8 @@ class AddressIn(Strict):
 
 
 class BulkIn(Strict):
-    action: Literal["place", "retry", "refresh"]
-    order_ids: list[OrderId] = Field(min_length=1, max_length=1000)
+    action: BulkAction
+    order_ids: list[OrderId] = Field(min_length=1, max_length=MAX_BULK)
 
 
 class SettingsIn(Strict):

@@ -297,13 +297,16 @@ async def test_accounts_tokens_sessions_and_idempotency(uow) -> None:
 
 async def test_heartbeats_keep_the_latest_beat_per_process(uow) -> None:
     service = "svc-" + uuid.uuid4().hex[:6]
+    later = NOW + timedelta(days=2)
     async with uow() as unit:
-        await unit.health.beat(service, "h:1", NOW, NOW)
-        await unit.health.beat(service, "h:1", NOW, NOW + timedelta(seconds=15))
+        await unit.health.beat(service, "gone:1", NOW - timedelta(days=3), NOW)
+        await unit.health.beat(service, "h:1", later, later)
+        await unit.health.beat(service, "h:1", later, later + timedelta(seconds=15))
         await unit.commit()
     async with uow() as unit:
         beats = [b for b in await unit.health.heartbeats() if b.service == service]
-    assert [(b.instance, b.beat_at) for b in beats] == [("h:1", NOW + timedelta(seconds=15))]
+    # one row per process, the latest beat; a process silent for a day is forgotten
+    assert [(b.instance, b.beat_at) for b in beats] == [("h:1", later + timedelta(seconds=15))]
 
 
 # --- PostgreSQL only: the list's queries are served by indexes ---------------------------------

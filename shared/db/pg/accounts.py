@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -10,6 +10,7 @@ import asyncpg
 from shared.db.admin import AdminUser, Heartbeat, OutboxBacklog, Session, StoredResponse
 
 _USER = "u.id, u.name, u.role, u.created_at"
+FORGET_AFTER = timedelta(days=1)
 
 
 def _user(row: asyncpg.Record) -> AdminUser:
@@ -116,6 +117,9 @@ class PgHealthReads:
             "INSERT INTO service_heartbeats (service, instance, started_at, beat_at)"
             " VALUES ($1, $2, $3, $4) ON CONFLICT (service, instance)"
             " DO UPDATE SET beat_at = EXCLUDED.beat_at", service, instance, started_at, now)
+        # processes gone for a day (restarts leave their row behind) are forgotten
+        await self._conn.execute("DELETE FROM service_heartbeats WHERE beat_at < $1",
+                                 now - FORGET_AFTER)
 
     async def heartbeats(self) -> list[Heartbeat]:
         rows = await self._conn.fetch(
