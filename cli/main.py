@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "demo": "devtools.demo_cmd:demo",
     "topics": "cli.stack_cmd:topics",
     "replay": "cli.replay_cmd:replay",
+    "admin": "cli.admin_cmd:admin",
 }
 
 

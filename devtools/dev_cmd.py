@@ -3,16 +3,19 @@
 Brings up, in order: the embedded Kafka-compatible broker (unless KAFKA_BOOTSTRAP_SERVERS is
 set), PostgreSQL (DATABASE_URL, else the local server, else an embedded one), migrations and
 topics, the SUNSKY sandbox (unless SUNSKY_BASE_URL is set), then every worker service as its
-own process, and the Perfex connector: ``dropship ingest`` (INGEST_SECRET, else one made up for
-this run) and the notifier, which posts to PERFEX_WEBHOOK_URL when set, else to a local
-``php -S`` serving the Perfex module (``devtools.perfex_dev``), else is off with a line saying
-why. Output of each is prefixed with its name.
+own process, the admin console (``dropship admin serve``, with a ``dev`` operator whose
+password is new on every start), and the Perfex connector: ``dropship ingest``
+(INGEST_SECRET, else one made up for this run) and the notifier, which posts to
+PERFEX_WEBHOOK_URL when set, else to a local ``php -S`` serving the Perfex module
+(``devtools.perfex_dev``), else is off with a line saying why. Output of each is prefixed
+with its name.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import signal
 import sys
 import time
@@ -26,7 +29,7 @@ from cli.worker_cmd import SERVICES
 from devtools.broker import BrokerError, EmbeddedBroker
 from devtools.dev_connector import Connector, start_connector
 from devtools.postgres import resolve_database_url
-from devtools.supervisor import Supervisor, dropship_argv
+from devtools.supervisor import Supervisor, dropship_argv, wait_http_ok
 from shared.db.migrate import migrate
 from shared.db.pool import create_pool
 from shared.messaging.topics import ensure_topics
@@ -48,9 +51,12 @@ from shared.settings import (
               help="The Perfex ingest (POST /v1/events).")
 @click.option("--perfex-port", default=8791, show_default=True,
               help="The local Perfex module's webhook (php -S), when PHP and MariaDB are here.")
+@click.option("--admin-port", default=8700, show_default=True,
+              help="The admin console and API (0: do not start it).")
 def dev(broker_port: int, sandbox_port: int, auto_advance: float, ingest_port: int,
-        perfex_port: int) -> None:
-    """Run broker, database, sandbox, all workers and the Perfex connector until Ctrl-C."""
+        perfex_port: int, admin_port: int) -> None:
+    """Run broker, database, sandbox, all workers, the admin console and the Perfex connector
+    until Ctrl-C."""
     from shared.logs import configure_logging
 
     configure_logging(Settings().log_level)
@@ -69,8 +75,9 @@ def dev(broker_port: int, sandbox_port: int, auto_advance: float, ingest_port: i
             if name != "notifier" and _available(name):
                 supervisor.start(name, dropship_argv("worker", name), env)
         connector = start_connector(supervisor, env, ingest_port, perfex_port)
+        login = _start_admin(supervisor, admin_port, settings, env) if admin_port else None
         dev_file = _write_dev_settings(settings, env)
-        _banner(settings, env, dev_file, connector)
+        _banner(settings, env, dev_file, connector, login)
         _wait(supervisor)
     finally:
         click.echo("stopping...")
@@ -124,6 +131,32 @@ def _start_sandbox(supervisor: Supervisor, port: int, auto_advance: float,
     return env
 
 
+DEV_USER = "dev"
+
+
+def _start_admin(supervisor: Supervisor, port: int, settings: Settings,
+                 env: dict[str, str]) -> tuple[str, str, str]:
+    """Start ``dropship admin serve`` and give the dev operator a fresh password (created on
+    the first run); returns (URL, user, password) for the banner."""
+    password = secrets.token_urlsafe(12)
+    asyncio.run(_dev_operator(settings.model_copy(update={
+        "database_url": env["DATABASE_URL"]}), password))
+    supervisor.start("admin", dropship_argv("admin", "serve", "--port", str(port)), env)
+    url = f"http://127.0.0.1:{port}/"
+    if not wait_http_ok(url + "healthz", 20, lambda: "admin" not in supervisor.dead()):
+        fail(f"the admin console did not answer at {url}; see its log above")
+    return url, DEV_USER, password
+
+
+async def _dev_operator(settings: Settings, password: str) -> None:
+    from application import accounts
+    from application.context import admin_context
+
+    async with admin_context(settings) as ctx:
+        if not await accounts.set_password(ctx, DEV_USER, password):
+            await accounts.add_user(ctx, DEV_USER, "operator", password)
+
+
 def _available(service: str) -> bool:
     import importlib.util
 
@@ -160,9 +193,10 @@ def _write_dev_settings(settings: Settings, env: dict[str, str]) -> Path:
 
 
 def _banner(settings: Settings, env: dict[str, str], dev_file: Path,
-            connector: Connector) -> None:
+            connector: Connector, login: tuple[str, str, str] | None) -> None:
+    console = [f"  console     {login[0]}  (log in as {login[1]} / {login[2]})"] if login else []
     lines = [
-        "", "sunsky-dropship is up:",
+        "", "sunsky-dropship is up:", *console,
         f"  broker      {settings.kafka_bootstrap_servers}",
         f"  SUNSKY      {env.get('SUNSKY_BASE_URL', settings.sunsky_base_url)}",
         f"  ingest      {connector.ingest_url}/v1/events (INGEST_SECRET in {dev_file})",

@@ -13,7 +13,8 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -25,6 +26,22 @@ STOP_GRACE_SECONDS = 10.0
 
 def dropship_argv(*args: str) -> list[str]:
     return [sys.executable, "-m", "cli.main", *args]
+
+
+def wait_http_ok(url: str, timeout: float, alive: Callable[[], bool] = lambda: True) -> bool:
+    """True once ``url`` answers 200 (a child's readiness endpoint); False after ``timeout``
+    seconds, or as soon as ``alive()`` says the child died."""
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and alive():
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    return False
 
 
 @dataclass

@@ -22,6 +22,7 @@ from shared.db.migrate import migrate
 from shared.db.pg import PgUnitOfWork
 from shared.db.pool import create_pool
 from shared.db.repository import UnitOfWork
+from shared.heartbeat import Heartbeats
 from shared.messaging.deadletter import DeadLetters
 from shared.messaging.outbox import OutboxRelay
 from shared.messaging.publisher import KafkaPublisher, Publisher
@@ -43,6 +44,7 @@ class Runtime:
         self.relay: OutboxRelay | None = None
         self._owned: list[Any] = []
         self._relay_task: asyncio.Task[None] | None = None
+        self._beat_task: asyncio.Task[None] | None = None
         self._sunsky = sunsky
         if needs_sunsky and sunsky is None:
             client = SunskyClient.from_settings(settings)
@@ -95,8 +97,16 @@ class Runtime:
         self._uow_factory = lambda: PgUnitOfWork(pool)
         self.relay = OutboxRelay(pool, self.publisher)
         self._relay_task = asyncio.create_task(self.relay.run(), name=f"{self.service}-outbox")
+        beats = Heartbeats(self._uow_factory, self.service,
+                           interval=self.settings.heartbeat_seconds)
+        self._beat_task = asyncio.create_task(beats.run(), name=f"{self.service}-heartbeat")
 
     async def stop(self) -> None:
+        if self._beat_task is not None:
+            self._beat_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._beat_task
+            self._beat_task = None
         if self._relay_task is not None:
             self._relay_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

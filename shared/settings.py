@@ -165,6 +165,16 @@ class Settings(BaseSettings):
     notifier_backoff_seconds: float = Field(default=1.0, ge=0)
     notifier_budget_seconds: float = Field(default=60.0, gt=0)
 
+    # --- operations and the admin HTTP API / console (issue 10) ----------------------------
+    # How often each worker process records that it is alive (the admin Health page).
+    heartbeat_seconds: float = Field(default=15.0, gt=0)
+    # A console login lasts this long.
+    admin_session_hours: float = Field(default=12.0, gt=0)
+    # Request bodies above this are refused with 413.
+    admin_max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    # Proxies whose X-Forwarded-Proto/-For the admin service trusts (HTTPS -> Secure cookie).
+    admin_forwarded_allow_ips: str = Field(default="127.0.0.1")
+
     log_level: str = Field(default="INFO")
 
     @field_validator("placing_attempt_deadline_seconds")
