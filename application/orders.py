@@ -58,6 +58,7 @@ class OrderAction:
 class OrderDetails:
     order: Order
     history: list[StatusChange]
+    synced_at: datetime | None = None  # read time of the last SUNSKY view applied
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,8 @@ async def order_details(ctx: AdminContext, order_id: int) -> OrderDetails | None
         order = await uow.orders.get(order_id)
         if order is None:
             return None
-        return OrderDetails(order, await uow.orders.history(order_id))
+        return OrderDetails(order, await uow.orders.history(order_id),
+                            await uow.tracking.synced_at(order_id))
 
 
 async def place_order(ctx: AdminContext, order_id: int, *, actor: str) -> OrderAction:
@@ -159,7 +161,16 @@ async def edit_address(ctx: AdminContext, order_id: int, changes: Mapping[str, s
         if order.status not in ADDRESS_EDITABLE:
             return OrderAction(order_id, "refused",
                                f"it is {order.status.label}: SUNSKY already has it", order)
-        saved = await uow.orders.save(replace(order, shipping=replace(order.shipping, **fixed)))
+        fixed = {k: v for k, v in fixed.items() if getattr(order.shipping, k) != v}
+        if not fixed:
+            return OrderAction(order_id, "updated", "nothing changed: the address was already "
+                               "so", order)
+        # the timeline records who corrected what (a note in the history: the status stays)
+        note = StatusChange(order.status, order.status,
+                            f"shipping details corrected: {', '.join(sorted(fixed))}", actor,
+                            ctx.clock())
+        saved = await uow.orders.save(replace(order, shipping=replace(order.shipping, **fixed),
+                                              history=(*order.history, note)))
         await uow.commit()
     logger.info("order %s: shipping details %s corrected by %s", order_id, sorted(fixed), actor)
     ship = saved.shipping

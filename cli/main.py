@@ -22,9 +22,11 @@ COMMANDS: dict[str, str] = {
     "orders": "cli.orders_cmd:orders",
     "settings": "cli.settings_cmd:settings_group",
     "dev": "devtools.dev_cmd:dev",
+    "ingest": "cli.ingest_cmd:ingest",
     "demo": "devtools.demo_cmd:demo",
     "topics": "cli.stack_cmd:topics",
     "replay": "cli.replay_cmd:replay",
+    "admin": "cli.admin_cmd:admin",
     "outbox": "cli.outbox_cmd:outbox",
 }
 
@@ -62,10 +64,8 @@ class LazyGroup(click.Group):
               help="Python logging level (services and the dev stack log at INFO or LOG_LEVEL).")
 def cli(log_level: str) -> None:
     """sunsky-dropship: paid Perfex invoices in, SUNSKY orders out."""
-    from devtools.lifeline import follow_parent
     from shared.logs import configure_logging
 
-    follow_parent()  # started by `dropship dev` (or a test): stop when it is gone
     configure_logging(log_level)
     logging.getLogger(__name__).debug("dropship starting")
 

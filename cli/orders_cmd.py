@@ -33,15 +33,18 @@ orders.add_command(refresh)
 @click.option("--status", type=STATUS_CHOICES, help="Only orders in this status.")
 @click.option("--from", "date_from", type=click.DateTime(), help="Created on/after (UTC).")
 @click.option("--to", "date_to", type=click.DateTime(), help="Created before (UTC).")
-@click.option("--customer", help="Client id, company or contact name (substring).")
+@click.option("--customer", help="Any part of the client id, company, contact name or e-mail.")
 @click.option("--code", help="Only orders whose last error has this code.")
+@click.option("--search", help="An invoice, SUNSKY order or tracking number, or a customer.")
+@click.option("--needs-action", is_flag=True, help="Only API Failed orders waiting for a person.")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 100_000))
 def list_orders(status: str | None, date_from: datetime | None, date_to: datetime | None,
-                customer: str | None, code: str | None, limit: int) -> None:
-    """Orders, newest first."""
-    flt = OrderFilter(status=OrderStatus(status) if status else None,
+                customer: str | None, code: str | None, search: str | None, needs_action: bool,
+                limit: int) -> None:
+    """Orders, newest first (the admin console's list and filters)."""
+    flt = OrderFilter(status=OrderStatus(status) if status else None, needs_action=needs_action,
                       created_from=as_utc(date_from), created_to=as_utc(date_to),
-                      customer=customer, error_code=code, limit=limit)
+                      customer=customer, error_code=code, search=search, limit=limit)
     found, parked = with_context(lambda ctx: _orders_and_parked(ctx, flt))
     click.echo(f"{'ID':>6}  {'INVOICE':<12} {'STATUS':<15} {'CUSTOMER':<20} {'TOTAL':>9}  "
                f"{'SUNSKY':<11} {'TRACKING':<16} ERROR")

@@ -8,7 +8,8 @@ import logging
 
 import click
 
-from shared.settings import load_settings, url_password
+from cli.common import fail
+from shared.settings import ConfigurationError, load_settings, url_password
 
 logger = logging.getLogger(__name__)
 
@@ -17,6 +18,7 @@ SERVICES = {
     "placer": "services.placer.app",
     "tracker": "services.tracker.app",
     "retrier": "services.retrier.app",
+    "notifier": "services.notifier.app",
 }
 
 
@@ -32,8 +34,12 @@ def worker(name: str) -> None:
     configure_logging(settings.log_level)
     register_secret(settings.sunsky_api_secret.get_secret_value(),
                     url_password(settings.database_url))
+    module = importlib.import_module(SERVICES[name])
+    try:  # before anything connects: a worker that cannot run says why in one line
+        getattr(module, "check_settings", lambda s: None)(settings)
+    except ConfigurationError as exc:
+        fail(str(exc))
     logger.info("starting %s with %s", name, settings.redacted())
     asyncio.run(ensure_topics(settings))
-    module = importlib.import_module(SERVICES[name])
     app = module.build_app(settings)
     run_worker(app, loglevel=settings.log_level.lower())

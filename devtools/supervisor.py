@@ -5,9 +5,10 @@ their output with the name, and stops them all together: SIGTERM to every one, t
 those still running after a grace period. ``kill(name)`` sends SIGKILL at once (crash tests).
 
 Children die with the supervisor's process whatever kills it (``devtools.lifeline``): each one
-arms a parent-death signal as it starts. Output keeps being drained (into the log file) when
-the terminal or pipe the supervisor echoes to goes away (``| tee`` and Ctrl-C), so no child
-blocks on a full pipe while the supervisor stops them.
+gets a parent-death signal (SIGTERM) armed between fork and exec, ours and others' (``php -S``)
+alike, so start them from a thread that lives as long as the supervisor. Output keeps being
+drained (into the log file) when the terminal or pipe the supervisor echoes to goes away
+(``| tee`` and Ctrl-C), so no child blocks on a full pipe while the supervisor stops them.
 """
 
 from __future__ import annotations
@@ -20,12 +21,12 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from devtools.lifeline import child_environment
+from devtools.lifeline import preexec_die_with_parent
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +35,22 @@ STOP_GRACE_SECONDS = 15.0  # a worker stops within WORKER_STOP_SECONDS (12 s) by
 
 def dropship_argv(*args: str) -> list[str]:
     return [sys.executable, "-m", "cli.main", *args]
+
+
+def wait_http_ok(url: str, timeout: float, alive: Callable[[], bool] = lambda: True) -> bool:
+    """True once ``url`` answers 200 (a child's readiness endpoint); False after ``timeout``
+    seconds, or as soon as ``alive()`` says the child died."""
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and alive():
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    return False
 
 
 @dataclass
@@ -61,9 +78,9 @@ class Supervisor:
     def start(self, name: str, argv: Sequence[str], env: Mapping[str, str] | None = None) -> Child:
         log_path = self._log_dir / f"{name}.log" if self._log_dir else None
         process = subprocess.Popen(
-            list(argv), env=child_environment({**self._env, **(env or {})}),
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            start_new_session=True)
+            list(argv), env={**self._env, **(env or {})}, stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+            preexec_fn=preexec_die_with_parent(signal.SIGTERM))
         child = Child(name, process, log_path)
         child._pump = threading.Thread(target=self._pump, args=(child,), daemon=True)
         child._pump.start()

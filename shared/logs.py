@@ -21,6 +21,7 @@ _SECRET_PATTERNS = (
     re.compile(r"(signature=)[0-9a-fA-F]{32}"),
     re.compile(r"(secret[\"']?\s*[:=]\s*[\"']?)[^\s\"'&,]+", re.IGNORECASE),
     re.compile(r"(://[^:/@\s]+:)[^@\s]+(@)"),
+    re.compile(r"(whsec_)[A-Za-z0-9+/=]+"),  # Standard Webhooks secrets (the Perfex connector)
 )
 
 

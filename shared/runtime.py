@@ -6,11 +6,11 @@ time, and (when asked) the SUNSKY client when it is built, so handlers are wired
 Tests pass fakes for any of them. The database is ``DATABASE_URL``, as given: the development
 fallbacks are ``devtools``'s. Nothing here knows a service's business rules.
 
-Besides the relay, every service runs two background jobs here: the topic keeper (missing
-topics re-created every ``TOPIC_CHECK_SECONDS``) and housekeeping (old sent outbox rows and
-processed ids pruned every ``HOUSEKEEPING_INTERVAL_SECONDS``). ``stop()`` is bounded: a final
-outbox flush gets ``STOP_FLUSH_SECONDS`` (rows it could not publish stay queued for the next
-process), so a worker stops promptly whether the broker answers or not.
+Besides the relay, every service runs three background jobs here: its heartbeat, the topic
+keeper (missing topics re-created every ``TOPIC_CHECK_SECONDS``) and housekeeping (old sent
+outbox rows and processed ids pruned every ``HOUSEKEEPING_INTERVAL_SECONDS``). ``stop()`` is
+bounded: a final outbox flush gets ``STOP_FLUSH_SECONDS`` (rows it could not publish stay
+queued for the next process), so a worker stops promptly whether the broker answers or not.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from shared.db.migrate import migrate
 from shared.db.pg import PgUnitOfWork
 from shared.db.pool import create_pool
 from shared.db.repository import UnitOfWork
+from shared.heartbeat import Heartbeats
 from shared.messaging.deadletter import DeadLetters
 from shared.messaging.emit import utcnow
 from shared.messaging.outbox import OutboxRelay
@@ -115,6 +116,8 @@ class Runtime:
                          "topics")
         self._background(every(settings.housekeeping_interval_seconds, housekeeper.run_once,
                                "housekeeping"), "housekeeping")
+        beats = Heartbeats(uow, self.service, interval=settings.heartbeat_seconds)
+        self._background(beats.run(), "heartbeat")
 
     def _background(self, job: Coroutine[Any, Any, None], name: str) -> None:
         self._tasks.append(asyncio.create_task(job, name=f"{self.service}-{name}"))

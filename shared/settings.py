@@ -42,12 +42,21 @@ ALL_TOPICS = (
     TOPIC_ORDER_READY + DLQ_SUFFIX,
     TOPIC_ORDER_PLACED + DLQ_SUFFIX,
     TOPIC_ORDER_API_FAILED + DLQ_SUFFIX,
+    # the notifier's dead letters (order.placed.dlq and order.api_failed.dlq are above)
+    TOPIC_ORDER_SHIPPED + DLQ_SUFFIX,
+    TOPIC_ORDER_DELIVERED + DLQ_SUFFIX,
+    TOPIC_ORDER_CANCELLED + DLQ_SUFFIX,
 )
 
 # How much longer than a placement attempt's deadline the settle time must be at least: room
 # for clock skew between placer hosts and for SUNSKY still working on a request it received
 # just before the deadline.
 SETTLE_MARGIN_SECONDS = 1.0
+
+# What the ingest accepts from Perfex, and what the notifier tells Perfex (issue 11).
+INGEST_TOPICS = (TOPIC_INVOICE_CREATED, TOPIC_INVOICE_PAID)
+NOTIFIED_TOPICS = (TOPIC_ORDER_PLACED, TOPIC_ORDER_SHIPPED, TOPIC_ORDER_DELIVERED,
+                   TOPIC_ORDER_CANCELLED, TOPIC_ORDER_API_FAILED)
 
 # The sandbox's built-in credentials; `dropship dev` and the tests use them.
 SANDBOX_API_KEY = "sandbox-key"
@@ -147,6 +156,37 @@ class Settings(BaseSettings):
     # orders older than the window (least recently read first).
     tracker_sweep_stragglers: int = Field(default=20, ge=0)
 
+    # --- Perfex connector: the signed ingest and the notifier (issue 11) ------------------
+    # Standard Webhooks secrets, whsec_<base64>; several space separated during a rotation.
+    ingest_secret: SecretStr = Field(default=SecretStr(""))
+    ingest_host: str = Field(default="127.0.0.1")
+    ingest_port: int = Field(default=8790, ge=0, le=65535)
+    # A webhook-id accepted within this window is answered 202 again and not published twice;
+    # longer than the module's retry window (its cron retries within hours).
+    ingest_dedup_retention_seconds: float = Field(default=7 * 86400.0, gt=0)
+    # Longest wait for the broker's acknowledgement before answering 503 (the module gives up
+    # after 5 s, so stay below that).
+    ingest_publish_timeout_seconds: float = Field(default=4.0, gt=0)
+    ingest_retry_after_seconds: int = Field(default=30, ge=1)
+    perfex_webhook_url: str | None = Field(default=None)
+    perfex_webhook_secret: SecretStr = Field(default=SecretStr(""))
+    # Per POST; then retries with doubling backoff, all within the budget per message, after
+    # which the message is dead-lettered (Faust's poll interval is 1000 s: far above).
+    notifier_timeout_seconds: float = Field(default=10.0, gt=0)
+    notifier_max_attempts: int = Field(default=5, ge=1)
+    notifier_backoff_seconds: float = Field(default=1.0, ge=0)
+    notifier_budget_seconds: float = Field(default=60.0, gt=0)
+
+    # --- operations and the admin HTTP API / console (issue 10) ----------------------------
+    # How often each worker process records that it is alive (the admin Health page).
+    heartbeat_seconds: float = Field(default=15.0, gt=0)
+    # A console login lasts this long.
+    admin_session_hours: float = Field(default=12.0, gt=0)
+    # Request bodies above this are refused with 413.
+    admin_max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    # Proxies whose X-Forwarded-Proto/-For the admin service trusts (HTTPS -> Secure cookie).
+    admin_forwarded_allow_ips: str = Field(default="127.0.0.1")
+
     log_level: str = Field(default="INFO")
 
     @field_validator("placing_attempt_deadline_seconds")
@@ -173,7 +213,10 @@ class Settings(BaseSettings):
     def redacted(self) -> dict[str, object]:
         """A loggable view: secrets and passwords masked."""
         data = self.model_dump()
-        data["sunsky_api_secret"] = "***" if self.sunsky_api_secret.get_secret_value() else ""
+        for name in ("sunsky_api_secret", "ingest_secret", "perfex_webhook_secret"):
+            data[name] = "***" if getattr(self, name).get_secret_value() else ""
+        if self.perfex_webhook_url:
+            data["perfex_webhook_url"] = redact_url(self.perfex_webhook_url)
         if self.database_url:
             data["database_url"] = redact_url(self.database_url)
         return data
@@ -227,3 +270,8 @@ def redact_url(url: str) -> str:
     creds, _, host = rest.rpartition("@")
     user = creds.split(":", 1)[0]
     return f"{scheme}://{user}:***@{host}" if ":" in creds else url
+
+
+class ConfigurationError(RuntimeError):
+    """A service cannot run with these settings; its entrypoint prints the message as one line
+    and exits 1 (say which variable and what it must hold, never a secret's value)."""

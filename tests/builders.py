@@ -8,7 +8,8 @@ from typing import Any
 from devtools.perfex_events import encode, invoice_event
 from schemas.perfex import INVOICE_EVENT
 from shared.domain.intake import Save, decide_invoice_event
-from shared.domain.order import Order
+from shared.domain.order import Order, OrderError
+from shared.failure_codes import catalogue
 from tests.fakes import FakeStore, FakeUnitOfWork
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -49,3 +50,9 @@ async def seed_order(store: FakeStore, invoice_id: int = 42, **event_kw: Any) ->
         await uow.commit()
     assert order.id is not None
     return order.id
+
+
+def error(code: str, at: datetime) -> OrderError:
+    """An order's last error as the catalogue describes ``code``."""
+    info = {c.code: c for c in catalogue()}[code]
+    return OrderError(code, info.kind, f"{code} (test)", info.fix_hint, at)

@@ -79,27 +79,40 @@ class LockTable:
 class FakeTx:
     """One open unit of work: ``work`` is what its statements see and change."""
 
-    def __init__(self, committed: Any, locks: LockTable) -> None:
-        self.committed, self.locks = committed, locks
+    def __init__(self, committed: Any, locks: LockTable, *, direct: bool = False) -> None:
+        self.committed, self.locks, self.direct = committed, locks, direct
         self.owner = next(_owners)
-        self.snapshot = copy.deepcopy(committed)
-        self.work = copy.deepcopy(self.snapshot)
+        if direct:  # writes straight into the store: seeding a test, no isolation, no locks
+            self.snapshot = self.work = committed
+        else:
+            self.snapshot = _snapshot(committed)
+            self.work = copy.deepcopy(committed)
+
+    @classmethod
+    def straight_into(cls, store: Any) -> FakeTx:
+        return cls(store, store.locks, direct=True)
+
+    async def acquire(self, key: Hashable) -> None:
+        if not self.direct:
+            await self.locks.acquire(key, self.owner)
 
     async def lock_row(self, table: str, key: Hashable) -> None:
-        await self.locks.acquire((table, key), self.owner)
+        await self.acquire((table, key))
         self.refresh(table, key)
 
     def try_lock_row(self, table: str, key: Hashable) -> bool:
-        if not self.locks.try_acquire((table, key), self.owner):
+        if not self.direct and not self.locks.try_acquire((table, key), self.owner):
             return False
         self.refresh(table, key)
         return True
 
     def try_lock(self, name: str) -> bool:
-        return self.locks.try_acquire(("advisory", name), self.owner)
+        return self.direct or self.locks.try_acquire(("advisory", name), self.owner)
 
     def refresh(self, table: str, key: Hashable) -> None:
         """The latest committed version of one row, unless this unit of work changed it."""
+        if self.direct:
+            return
         work, snap, done = (getattr(s, table) for s in (self.work, self.snapshot, self.committed))
         if not isinstance(work, dict) or work.get(key) != snap.get(key):
             return
@@ -115,6 +128,21 @@ class FakeTx:
 
     async def end(self) -> None:
         await self.locks.release_all(self.owner)
+
+
+def _snapshot(store: Any) -> Any:
+    """What the store held, for ``merge`` to tell this unit's changes from it: each container
+    copied (a dict's lists too), the frozen values in them shared (much cheaper than a deep
+    copy)."""
+    taken = copy.copy(store)
+    for f in fields(store):
+        value = getattr(store, f.name)
+        if isinstance(value, dict):
+            value = {k: list(v) if isinstance(v, list) else v for k, v in value.items()}
+        elif isinstance(value, list | set):
+            value = type(value)(value)
+        setattr(taken, f.name, value)
+    return taken
 
 
 def merge(committed: Any, snapshot: Any, work: Any) -> None:

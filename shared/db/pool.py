@@ -22,15 +22,17 @@ def quote_ident(name: str) -> str:
 
 
 async def create_pool(
-    dsn: str, schema: str = "public", *, min_size: int = 1, max_size: int = 10
+    dsn: str, schema: str = "public", *, min_size: int = 1, max_size: int = 10,
+    server_settings: dict[str, str] | None = None,
 ) -> asyncpg.Pool:
-    """A pool whose connections use ``schema``; the schema is created when missing."""
+    """A pool whose connections use ``schema``; the schema is created when missing.
+    ``server_settings``: more per-connection PostgreSQL settings."""
     await ensure_schema(dsn, schema)
     pool = await asyncpg.create_pool(
         dsn,
         min_size=min_size,
         max_size=max_size,
-        server_settings={"search_path": quote_ident(schema)},
+        server_settings={**(server_settings or {}), "search_path": quote_ident(schema)},
         init=_init_connection,
     )
     assert pool is not None  # typed Optional by asyncpg; None only when awaited twice

@@ -10,6 +10,11 @@
 ``uow.settings``    the shop's settings (auto-place, shipping-way policy) and small state
 ``uow.locks``       transaction-scoped advisory locks: one sweeper at a time across processes
 ``uow.replays``     the audit of admin replays
+``uow.overview``    the admin's summaries: counts per status tab, failures by code, money waited
+                    for
+``uow.accounts``    admin users (hashed passwords), API tokens and console sessions (hashed)
+``uow.idempotency`` responses of admin commands sent with an ``Idempotency-Key``
+``uow.health``      service heartbeats and the outbox backlog
 ==================  ===========================================================================
 
 Adapters: ``shared.db.pg`` (asyncpg) and ``tests.fakes`` (in memory); one contract suite
@@ -24,6 +29,12 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any, Protocol
 
+from shared.db.admin import AdminAccounts as AdminAccounts
+from shared.db.admin import HealthReads as HealthReads
+from shared.db.admin import IdempotencyKeys as IdempotencyKeys
+from shared.db.admin import Overview as Overview
+from shared.db.admin import ReplayAudit as ReplayAudit
+from shared.db.admin import ReplayRecord as ReplayRecord
 from shared.domain.order import Order, OrderStatus, StatusChange
 
 Headers = Sequence[tuple[str, bytes]]
@@ -34,26 +45,27 @@ SHIPPING_WAY_POLICY = "shipping_way_policy"
 
 @dataclass(frozen=True)
 class OrderFilter:
+    """Which orders, newest first (``created_at``, then ``id``): the one query object behind
+    the admin list, its CSV export and bulk selections. Both adapters give the same answer
+    (tests/integration/test_repository_contract.py)."""
+
     status: OrderStatus | None = None
+    # API Failed and waiting for a person (``shared.domain.retry.waits_for_person``)
+    needs_action: bool = False
     created_from: datetime | None = None
     created_to: datetime | None = None
-    customer: str | None = None  # client id, company or contact name (substring)
+    # the client id exactly, or part of the company, contact name or e-mail (any case);
+    # % and _ are plain characters
+    customer: str | None = None
     error_code: str | None = None
+    # exactly an invoice number, SUNSKY order number or tracking number, or a customer as above
+    search: str | None = None
+    # "stuck": not Delivered/Cancelled and unchanged since this moment
+    updated_before: datetime | None = None
+    order_ids: tuple[int, ...] = ()
+    # keyset paging: (created_at, id) of the last order of the previous page
+    after: tuple[datetime, int] | None = None
     limit: int = 100
-
-
-@dataclass(frozen=True)
-class ReplayRecord:
-    actor: str
-    topic: str
-    target: str | None
-    since: datetime | None
-    until: datetime | None
-    dry_run: bool
-    read: int
-    replayed: int
-    skipped: int
-    refused: int
 
 
 class OrderRepository(Protocol):
@@ -201,6 +213,10 @@ class Locks(Protocol):
 class Replays(Protocol):
     async def record(self, replay: ReplayRecord) -> int: ...
 
+    async def recent(self, limit: int) -> list[ReplayAudit]:
+        """The latest runs, newest first."""
+        ...
+
 
 class UnitOfWork(Protocol):
     """One transaction per message: rolled back unless ``commit()`` was called."""
@@ -212,6 +228,10 @@ class UnitOfWork(Protocol):
     settings: SettingsStore
     locks: Locks
     replays: Replays
+    overview: Overview
+    accounts: AdminAccounts
+    idempotency: IdempotencyKeys
+    health: HealthReads
 
     async def __aenter__(self) -> UnitOfWork: ...
     async def __aexit__(self, et: type[BaseException] | None, e: BaseException | None,

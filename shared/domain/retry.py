@@ -89,3 +89,12 @@ def plan_balance_retries(waiting: Sequence[Order], balance: Decimal) -> list[Ord
         chosen.append(order)
         left -= need
     return chosen
+
+
+def waits_for_person(order: Order) -> bool:
+    """API Failed with nothing automatic coming: a needs-action or auth failure, or automatic
+    retries gave up (the Orders page's "Needs action" tab; SQL twin in 0015/0016 migrations)."""
+    if order.status != OrderStatus.API_FAILED:
+        return False
+    kind = order.last_error.kind if order.last_error else ""
+    return order.retries_exhausted or kind not in RETRYABLE_KINDS

@@ -137,8 +137,9 @@ def periodic(app: faust.App, interval: float, job: Callable[[], Awaitable[Any]],
 
 
 class Worker(faust.Worker):
-    """Faust's worker with our redaction filter on the log handlers it installs, SIGHUP handled
-    like SIGTERM, and a hard stop deadline.
+    """Faust's worker with our redaction filter on the log handlers it installs, SIGHUP (a
+    closed terminal, a supervisor) handled like SIGTERM (by default it would end the process
+    without stopping the app), and a hard stop deadline.
 
     A stop signal starts a graceful stop; whatever still blocks ``WORKER_STOP_SECONDS`` later
     (Faust committing to a broker that is gone, a producer flushing into the void) does not keep
@@ -151,8 +152,8 @@ class Worker(faust.Worker):
         super().on_setup_root_logger(logger, level)
         install_redaction(logger)
 
-    def install_signal_handlers(self) -> None:
-        super().install_signal_handlers()
+    def _install_signal_handlers_unix(self) -> None:
+        super()._install_signal_handlers_unix()
         self.loop.add_signal_handler(signal.SIGHUP, self._on_sigterm)
 
     def _schedule_shutdown(self, signal: signal.Signals) -> None:  # mode.Worker's hook
@@ -177,6 +178,6 @@ def _exit_after(seconds: float) -> None:
 
 
 def run_worker(app: faust.App, loglevel: str = "info") -> None:
-    """Run the app until SIGINT/SIGTERM (blocks; owns the event loop)."""
+    """Run the app until SIGINT/SIGTERM/SIGHUP (blocks; owns the event loop)."""
     worker = Worker(app, loglevel=loglevel, quiet=True)
     worker.execute_from_commandline()

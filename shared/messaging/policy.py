@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TypeVar
 
 import asyncpg
@@ -56,11 +56,14 @@ def retried_in_place(exc: BaseException) -> bool:
 
 
 class MessageRejected(Exception):
-    """The message itself is bad (not JSON, wrong schema, unknown order): dead-letter it."""
+    """The message itself is bad (not JSON, wrong schema, unknown order), or a downstream
+    refused it for good: dead-letter it. ``headers`` (``dlq.*`` names) go on the DLQ record
+    too, e.g. the HTTP answer that refused it."""
 
-    def __init__(self, reason: str, detail: str) -> None:
+    def __init__(self, reason: str, detail: str, headers: Mapping[str, str] | None = None) -> None:
         super().__init__(f"{reason}: {detail}")
         self.reason, self.detail = reason, detail
+        self.headers = dict(headers or {})
 
 
 async def process(envelope: Envelope, handler: Handler, dead_letters: DeadLetters) -> str:
@@ -74,7 +77,7 @@ async def process(envelope: Envelope, handler: Handler, dead_letters: DeadLetter
         except asyncio.CancelledError:
             raise
         except MessageRejected as exc:
-            await _dead_letter(envelope, dead_letters, exc.reason, exc.detail)
+            await _dead_letter(envelope, dead_letters, exc.reason, exc.detail, exc.headers)
             return "dead_lettered"
         except _CONFLICT as exc:
             if attempt > CONFLICT_RETRIES:
@@ -90,12 +93,12 @@ async def process(envelope: Envelope, handler: Handler, dead_letters: DeadLetter
 
 
 async def _dead_letter(envelope: Envelope, dead_letters: DeadLetters, reason: str,
-                       error: str) -> None:
+                       error: str, extra: Mapping[str, str] | None = None) -> None:
     """Publish to the DLQ, retrying while the broker is down: the message must not vanish."""
     attempt = 0
     while True:
         try:
-            await dead_letters.send(envelope, reason=reason, error=error)
+            await dead_letters.send(envelope, reason=reason, error=error, extra=extra)
             return
         except asyncio.CancelledError:
             raise

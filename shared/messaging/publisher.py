@@ -29,21 +29,29 @@ class KafkaPublisher:
     The producer is built on first use: aiokafka complains about a producer object that was
     created and never closed, and admin commands often publish nothing."""
 
-    def __init__(self, bootstrap_servers: str, *, client_id: str = "dropship") -> None:
+    def __init__(self, bootstrap_servers: str, *, client_id: str = "dropship",
+                 request_timeout_ms: int = 15000) -> None:
         self._bootstrap, self._client_id = bootstrap_servers, client_id
+        # also how long a record may wait for a broker before its send fails
+        self._request_timeout_ms = request_timeout_ms
         self._producer: AIOKafkaProducer | None = None
+        self._starting = asyncio.Lock()  # concurrent first publishes must build one producer
 
     async def start(self) -> None:
-        if self._producer is not None:
-            return
+        async with self._starting:
+            if self._producer is None:
+                self._producer = await self._started_producer()
+
+    async def _started_producer(self) -> AIOKafkaProducer:
         producer = AIOKafkaProducer(bootstrap_servers=self._bootstrap, client_id=self._client_id,
-                                    acks="all", linger_ms=2, request_timeout_ms=15000)
+                                    acks="all", linger_ms=2,
+                                    request_timeout_ms=self._request_timeout_ms)
         try:
             await producer.start()
         except BaseException:
             await producer.stop()  # a producer that failed to start still holds tasks
             raise
-        self._producer = producer
+        return producer
 
     async def stop(self) -> None:
         """Close the producer; records the broker has not acknowledged within ``STOP_SECONDS`` are
@@ -61,7 +69,8 @@ class KafkaPublisher:
         await self.publish_many([(topic, key, value, headers)])
 
     async def publish_many(self, records: Sequence[tuple[str, str | None, bytes, Headers]]) -> None:
-        await self.start()
+        if self._producer is None:
+            await self.start()
         assert self._producer is not None
         futures = [
             await self._producer.send(topic, value, key=key.encode() if key else None,

@@ -447,3 +447,221 @@ async def test_prune_forgets_processed_ids_older_than_the_cutoff(adapter: Adapte
         await unit.commit()
     async with adapter.uow() as unit:
         assert await unit.inbox.mark_processed("c", message_id)  # forgotten
+
+
+# --- the admin list (issue 10): the fake filters like PostgreSQL -------------------------------
+async def listed(uow, **kw) -> list[int]:
+    async with uow() as unit:
+        return [o.id for o in await unit.orders.list_orders(OrderFilter(limit=10_000, **kw))]
+
+
+def customer_order(company: str, contact: str = "Jane Doe", **kw) -> Order:
+    return replace(new_order(**kw), customer_company=company, contact_name=contact,
+                   contact_email=f"{uuid.uuid4().hex[:6]}@example.com",
+                   client_id=uuid.uuid4().hex[:8])
+
+
+async def test_list_is_newest_first_and_keyset_pages_without_gaps(uow) -> None:
+    ids = [(await add(uow, new_order())).id for _ in range(5)]
+    mine = tuple(ids)
+    async with uow() as unit:
+        first = await unit.orders.list_orders(OrderFilter(order_ids=mine, limit=2))
+        after = (first[-1].created_at, first[-1].id)
+        second = await unit.orders.list_orders(OrderFilter(order_ids=mine, limit=2, after=after))
+    assert [o.id for o in first + second] == sorted(ids, reverse=True)[:4]
+
+
+async def test_customer_filter_matches_any_part_in_any_case_and_percent_is_literal(uow) -> None:
+    tag = uuid.uuid4().hex[:6]
+    acme = await add(uow, customer_order(f"ACME {tag} Trading"))
+    percent = await add(uow, customer_order(f"100% {tag}"))
+    underscore = await add(uow, customer_order(f"a_b {tag}"))
+    other = await add(uow, customer_order(f"Globex {tag}", contact=f"Hank {tag}"))
+    assert await listed(uow, customer=f"acme {tag}") == [acme.id]
+    assert await listed(uow, customer=f"0% {tag}") == [percent.id]
+    assert await listed(uow, customer=f"a_b {tag}") == [underscore.id]  # _ is no wildcard
+    assert await listed(uow, customer="%" + tag) == []  # % is no wildcard
+    assert set(await listed(uow, customer=tag)) == {acme.id, percent.id, underscore.id, other.id}
+    assert await listed(uow, customer=f"hank {tag}") == [other.id]  # the contact name
+
+
+async def test_search_finds_invoice_sunsky_and_tracking_numbers_exactly(uow) -> None:
+    tag = uuid.uuid4().hex[:8]
+    by_invoice = await add(uow, replace(new_order(), invoice_number=f"INV-{tag}"))
+    placed = replace(new_order(), status=OrderStatus.PLACED,
+                     sunsky=SunskyPlacement(f"S{tag}", 2, None, None, None))
+    by_sunsky = await add(uow, placed)
+    shipped = replace(new_order(), status=OrderStatus.SHIPPED)
+    by_tracking = await add(uow, replace(shipped, shipping=replace(
+        shipped.shipping, tracking_number=f"YT{tag}")))
+    assert await listed(uow, search=f"INV-{tag}") == [by_invoice.id]
+    assert await listed(uow, search=f"S{tag}") == [by_sunsky.id]
+    assert await listed(uow, search=f"YT{tag}") == [by_tracking.id]
+    assert await listed(uow, search=f"YT{tag[:-1]}") == []  # numbers match whole
+
+
+async def test_date_code_and_needs_action_filters(uow) -> None:
+    transient = await add(uow, new_order())
+    person = await add(uow, new_order())
+    async with uow() as unit:
+        at = datetime.now(UTC)
+        await unit.orders.save(transient.fail(OrderError("SERVER_ERROR", "transient", "500",
+                                                         "later", at), actor="t"))
+        await unit.orders.save(person.fail(OrderError("OUT_OF_STOCK", "needs_action", "gone",
+                                                      "restock", at), actor="t"))
+        await unit.commit()
+    mine = (transient.id, person.id)
+    assert await listed(uow, order_ids=mine, needs_action=True) == [person.id]
+    assert await listed(uow, order_ids=mine, error_code="SERVER_ERROR") == [transient.id]
+    hour = timedelta(hours=1)
+    now = datetime.now(UTC)
+    assert set(await listed(uow, order_ids=mine, created_from=now - hour)) == set(mine)
+    assert await listed(uow, order_ids=mine, created_from=now + hour) == []
+    assert await listed(uow, order_ids=mine, created_to=now - hour) == []
+
+
+async def age(uow, order_id: int, at: datetime) -> None:
+    """Make the order look untouched since ``at`` (PostgreSQL: updated_at; the fake keeps it
+    beside the store, as its stale-order sweep does)."""
+    unit = uow()
+    if isinstance(unit, PgUnitOfWork):
+        async with unit:
+            await unit._conn.execute("UPDATE orders SET updated_at = $2 WHERE id = $1",
+                                     order_id, at)
+            await unit.commit()
+    else:
+        unit._committed_store.updated_at[order_id] = at
+
+
+async def test_stuck_means_open_and_unchanged_since(uow) -> None:
+    old_open = await add(uow, new_order())
+    old_done = await add(uow, replace(new_order(), status=OrderStatus.DELIVERED))
+    fresh = await add(uow, new_order())
+    long_ago = datetime.now(UTC) - timedelta(days=3)
+    await age(uow, old_open.id, long_ago)
+    await age(uow, old_done.id, long_ago)
+    mine = (old_open.id, old_done.id, fresh.id)
+    cutoff = datetime.now(UTC) - timedelta(days=1)
+    assert await listed(uow, order_ids=mine, updated_before=cutoff) == [old_open.id]
+
+
+async def test_tab_counts_follow_every_status_change(uow) -> None:
+    async with uow() as unit:
+        before = await unit.overview.status_counts()
+    order = await add(uow, new_order())
+    async with uow() as unit:
+        failed = order.fail(OrderError("OUT_OF_STOCK", "needs_action", "m", "h", NOW), actor="t")
+        await unit.orders.save(failed)
+        await unit.commit()
+    async with uow() as unit:
+        after = await unit.overview.status_counts()
+    assert after.total == before.total + 1
+    assert after.by_status[OrderStatus.API_FAILED] == before.by_status[OrderStatus.API_FAILED] + 1
+    assert after.by_status[OrderStatus.READY_TO_PLACE] == \
+        before.by_status[OrderStatus.READY_TO_PLACE]
+    assert after.needs_action == before.needs_action + 1
+
+
+async def test_accounts_tokens_sessions_and_idempotency(uow) -> None:
+    name = "u" + uuid.uuid4().hex[:8]
+    async with uow() as unit:
+        user = await unit.accounts.add_user(name, "viewer", "$argon2id$fake")
+        assert await unit.accounts.add_user(name, "operator", "x") is None
+        assert user is not None
+        await unit.accounts.add_token(user.id, "t" + name)
+        await unit.accounts.add_session(user.id, "s" + name, "csrf", NOW + timedelta(hours=1))
+        assert await unit.idempotency.claim(user.id, "k", "f1") is None
+        await unit.commit()
+    async with uow() as unit:
+        assert (await unit.accounts.user_by_token("t" + name)).name == name
+        assert (await unit.accounts.session("s" + name, NOW)).csrf_token == "csrf"
+        assert await unit.accounts.session("s" + name, NOW + timedelta(hours=2)) is None
+        assert (await unit.idempotency.claim(user.id, "k", "f1")).status_code is None
+        await unit.idempotency.complete(user.id, "k", 201, {"a": [1]})
+        await unit.commit()
+    async with uow() as unit:
+        stored = await unit.idempotency.claim(user.id, "k", "f1")
+        assert (stored.status_code, stored.body) == (201, {"a": [1]})
+        assert await unit.accounts.remove_user(name)
+        await unit.commit()
+    async with uow() as unit:
+        assert await unit.accounts.user_by_token("t" + name) is None
+
+
+async def test_heartbeats_keep_the_latest_beat_per_process(uow) -> None:
+    service = "svc-" + uuid.uuid4().hex[:6]
+    later = NOW + timedelta(days=2)
+    async with uow() as unit:
+        await unit.health.beat(service, "gone:1", NOW - timedelta(days=3), NOW)
+        await unit.health.beat(service, "h:1", later, later)
+        await unit.health.beat(service, "h:1", later, later + timedelta(seconds=15))
+        await unit.commit()
+    async with uow() as unit:
+        beats = [b for b in await unit.health.heartbeats() if b.service == service]
+    # one row per process, the latest beat; a process silent for a day is forgotten
+    assert [(b.instance, b.beat_at) for b in beats] == [("h:1", later + timedelta(seconds=15))]
+
+
+# --- PostgreSQL only: the list's queries are served by indexes ---------------------------------
+async def explain(db_pool, flt: OrderFilter, *, where_only: bool = False) -> str:
+    from shared.db.pg.listing import filter_sql, list_sql
+
+    sql, args = list_sql(flt)
+    if where_only:  # can the filter itself be served by an index (no ORDER BY walk)?
+        where, args = filter_sql(flt)
+        sql = f"SELECT id FROM orders WHERE {where}"
+    async with db_pool.acquire() as conn, conn.transaction():
+        await conn.execute("SET LOCAL enable_seqscan = off")  # a tiny table: ask what it can use
+        rows = await conn.fetch("EXPLAIN " + sql, *args)
+    return "\n".join(r[0] for r in rows)
+
+
+@pytest.mark.parametrize(("flt", "index"), [
+    (OrderFilter(limit=50), "orders_list_idx"),
+    (OrderFilter(status=OrderStatus.SHIPPED, limit=50), "orders_status_list_idx"),
+    (OrderFilter(needs_action=True, limit=50), "orders_needs_action_idx"),
+    (OrderFilter(error_code="OUT_OF_STOCK", limit=50), "orders_error_code_idx"),
+])
+async def test_explain_shows_the_index_each_filter_uses(db_pool, flt, index) -> None:
+    plan = await explain(db_pool, flt)
+    assert index in plan, plan
+    assert "Seq Scan" not in plan, plan
+
+
+@pytest.mark.parametrize(("flt", "indexes"), [
+    # issue 9: the customer filter, with % and _ escaped, served by the trigram index
+    (OrderFilter(customer="acme 50%_off"), ("order_customers_trgm_idx",
+                                            "orders_customer_text_idx")),
+    (OrderFilter(search="INV-1"), ("orders_invoice_number_idx", "orders_sunsky_order_number_key",
+                                   "orders_tracking_number_idx", "order_customers_trgm_idx",
+                                   "orders_customer_text_idx")),
+    (OrderFilter(updated_before=NOW), ("orders_status_idx",)),
+])
+async def test_explain_shows_customer_and_search_served_by_indexes(db_pool, flt,
+                                                                   indexes) -> None:
+    plan = await explain(db_pool, flt, where_only=True)
+    assert all(index in plan for index in indexes), plan
+    assert "Seq Scan" not in plan, plan
+    if flt.customer:
+        assert "'%acme 50\\%\\_off%'" in plan, plan  # the pattern went in escaped
+
+
+async def test_reading_the_tab_counts_folds_their_rows_and_keeps_the_sums(db_pool) -> None:
+    """Status changes append +1/-1 rows; a read past the threshold folds them for good."""
+    from application.context import AdminContext
+    from application.listing import tab_counts
+    from shared.db.pg.overview import FOLD_AFTER_ROWS
+    from shared.settings import Settings
+
+    async def no_flush() -> int:
+        return 0
+
+    ctx = AdminContext(Settings(), lambda: PgUnitOfWork(db_pool), None, None, no_flush)
+    before = await tab_counts(ctx)
+    await db_pool.execute(
+        "INSERT INTO order_status_counts SELECT 'placed', false, n FROM"
+        " (SELECT 1 AS n UNION ALL SELECT -1) AS pair, generate_series(1, $1)",
+        FOLD_AFTER_ROWS)
+    assert await tab_counts(ctx) == before  # +1 and -1 in pairs: the sums stay
+    rows = await db_pool.fetchval("SELECT count(*) FROM order_status_counts")
+    assert rows <= 2 * len(OrderStatus), rows  # folded into one row per bucket, committed

@@ -24,12 +24,14 @@ MAX_LINES = 300
 
 # Top to bottom; a module may import its own layer and the layers below it.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("admin surfaces and dev tools", ("cli", "devtools", "sandbox")),
+    ("admin surfaces and dev tools", ("cli", "devtools", "sandbox", "services.admin")),
     ("application layer", ("application",)),
     ("services", ("services",)),
     ("shared code", ("shared", "schemas")),
 ]
 DEV_TOOLS = ("devtools", "sandbox", "tests", "bench")
+# Admin surfaces may import the application layer; no worker service may import them.
+ADMIN_SURFACES = ("cli", "services.admin")
 PRODUCTION = ("shared", "services", "application", "schemas")
 IO_LIBRARIES = ("asyncpg", "httpx", "aiokafka", "faust", "aiohttp", "click")
 ADAPTERS = ("shared.db", "shared.messaging", "shared.sunsky", "shared.lifecycle",
@@ -64,10 +66,13 @@ def within(name: str, prefixes: tuple[str, ...]) -> bool:
 
 
 def layer_of(name: str) -> int | None:
+    """The layer of the longest matching package (``services.admin`` before ``services``)."""
+    best: tuple[int, int] | None = None
     for index, (_, packages) in enumerate(LAYERS):
-        if within(name, packages):
-            return index
-    return None
+        for package in packages:
+            if within(name, (package,)) and (best is None or len(package) > best[1]):
+                best = (index, len(package))
+    return best[0] if best else None
 
 
 def violations(rule: str, packages: tuple[str, ...]) -> list[str]:
@@ -94,7 +99,8 @@ def _one_way(module: str, target: str) -> str | None:
 
 
 def _services_independent(module: str, target: str) -> str | None:
-    if not (within(module, ("services",)) and within(target, ("services",))):
+    if within(module, ADMIN_SURFACES) or not (within(module, ("services",))
+                                              and within(target, ("services",))):
         return None
     mine, theirs = module.split(".")[:2], target.split(".")[:2]
     return None if len(theirs) < 2 or mine == theirs else "one service imports another"
@@ -106,8 +112,16 @@ def _pure_domain(module: str, target: str) -> str | None:
     return None
 
 
+def _admin_imports_no_worker(module: str, target: str) -> str | None:
+    if within(module, ("services.admin",)) and within(target, ("services",)) \
+            and not within(target, ("services.admin",)):
+        return "the admin service must not import a worker service"
+    return None
+
+
 RULES = {"dev tools": _no_dev_tools, "one way": _one_way,
-         "independent services": _services_independent, "pure domain": _pure_domain}
+         "independent services": _services_independent, "pure domain": _pure_domain,
+         "admin imports no worker": _admin_imports_no_worker}
 
 
 def test_production_code_never_imports_the_dev_tools() -> None:
@@ -121,6 +135,10 @@ def test_arrows_point_one_way() -> None:
 
 def test_services_do_not_import_each_other() -> None:
     assert violations("independent services", ("services",)) == []
+
+
+def test_the_admin_service_imports_no_worker_service() -> None:
+    assert violations("admin imports no worker", ("services/admin",)) == []
 
 
 def test_the_domain_is_pure() -> None:
@@ -140,6 +158,11 @@ def test_the_rules_catch_a_wrong_import(tmp_path: Path) -> None:
     assert _one_way("services.placer.handlers", "application.orders")
     assert _one_way("shared.runtime", "services.placer.app")
     assert _one_way("application.orders", "cli.common")
+    assert _one_way("services.placer.handlers", "services.admin.app")
+    assert _one_way("application.orders", "services.admin.security")
+    assert not _one_way("services.admin.orders_api", "application.listing")
+    assert _admin_imports_no_worker("services.admin.app", "services.placer.quote")
+    assert not _admin_imports_no_worker("services.admin.app", "services.admin.jobs")
     assert not _one_way("cli.orders_cmd", "application.orders")
     assert _services_independent("services.tracker.handlers", "services.placer.quote")
     assert not _services_independent("services.placer.app", "services.placer.quote")

@@ -35,6 +35,18 @@ def test_log_filter_masks_signatures_secrets_and_url_passwords() -> None:
     assert redact("nothing to hide") == "nothing to hide"
 
 
+def test_webhook_secrets_are_masked_in_the_settings_view_and_in_log_lines() -> None:
+    secret = "whsec_c3Vuc2t5LWRyb3BzaGlwLXNoYXJlZC12ZWN0b3Ita2V5"
+    settings = Settings(ingest_secret=SecretStr(secret), perfex_webhook_secret=SecretStr(secret),
+                        perfex_webhook_url="https://u:pw@crm.example.com/sunsky_dropship/webhook")
+    view = settings.redacted()
+    assert (view["ingest_secret"], view["perfex_webhook_secret"]) == ("***", "***")
+    assert view["perfex_webhook_url"] == "https://u:***@crm.example.com/sunsky_dropship/webhook"
+    assert secret not in str(view)
+    assert redact(f"configured with {secret} twice: {secret}") == (
+        "configured with whsec_*** twice: whsec_***")
+
+
 def test_a_registered_secret_is_masked_anywhere_even_in_a_traceback() -> None:
     import io
 

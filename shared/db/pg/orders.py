@@ -11,6 +11,7 @@ from typing import Any
 
 import asyncpg
 
+from shared.db.pg.listing import list_sql
 from shared.db.repository import OrderFilter
 from shared.domain.order import (
     Order,
@@ -182,11 +183,8 @@ class PgOrderRepository:
                 for r in rows]
 
     async def list_orders(self, flt: OrderFilter) -> list[Order]:
-        clauses, args = _filter_sql(flt)
-        where = " AND ".join(clauses) or "TRUE"
-        rows = await self._conn.fetch(
-            f"SELECT * FROM orders WHERE {where} ORDER BY id DESC LIMIT {int(flt.limit)}", *args)
-        return await self._with_items(rows)
+        sql, args = list_sql(flt)
+        return await self._with_items(await self._conn.fetch(sql, *args))
 
     # --- retries ---
     async def _locked(self, where: str, order_by: str, limit: int, *args: Any) -> list[Order]:
@@ -232,25 +230,3 @@ async def with_items(conn: asyncpg.Connection, rows: Sequence[asyncpg.Record]) -
     for item in items:
         by_order.setdefault(item["order_id"], []).append(item)
     return [_order_from(r, by_order.get(r["id"], [])) for r in rows]
-
-
-def _filter_sql(flt: OrderFilter) -> tuple[list[str], list[Any]]:
-    clauses: list[str] = []
-    args: list[Any] = []
-
-    def add(sql: str, value: Any) -> None:
-        args.append(value)
-        clauses.append(sql.format(f"${len(args)}"))
-
-    if flt.status:
-        add("status = {}", flt.status.value)
-    if flt.created_from:
-        add("created_at >= {}", flt.created_from)
-    if flt.created_to:
-        add("created_at < {}", flt.created_to)
-    if flt.error_code:
-        add("last_error_code = {}", flt.error_code)
-    if flt.customer:
-        add("(client_id = {0} OR customer_company ILIKE '%' || {0} || '%'"
-            " OR contact_name ILIKE '%' || {0} || '%')", flt.customer)
-    return clauses, args

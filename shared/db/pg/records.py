@@ -9,7 +9,7 @@ from typing import Any
 
 import asyncpg
 
-from shared.db.repository import ReplayRecord
+from shared.db.repository import ReplayAudit, ReplayRecord
 
 
 class PgInbox:
@@ -71,3 +71,11 @@ class PgReplays:
             " skipped, refused) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
             replay.actor, replay.topic, replay.target, replay.since, replay.until,
             replay.dry_run, replay.read, replay.replayed, replay.skipped, replay.refused))
+
+    async def recent(self, limit: int) -> list[ReplayAudit]:
+        rows = await self._conn.fetch(
+            "SELECT * FROM replays ORDER BY id DESC LIMIT $1", limit)
+        return [ReplayAudit(r["id"], r["at"], ReplayRecord(
+            actor=r["actor"], topic=r["topic"], target=r["target"], since=r["since"],
+            until=r["until"], dry_run=r["dry_run"], read=r["read"], replayed=r["replayed"],
+            skipped=r["skipped"], refused=r["refused"])) for r in rows]

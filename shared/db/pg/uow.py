@@ -11,15 +11,21 @@ from typing import Any
 
 import asyncpg
 
+from shared.db.pg.accounts import PgAdminAccounts, PgHealthReads, PgIdempotencyKeys
 from shared.db.pg.orders import PgOrderRepository
 from shared.db.pg.outbox import PgOutbox
+from shared.db.pg.overview import PgOverview
 from shared.db.pg.records import PgInbox, PgLocks, PgReplays, PgSettingsStore
 from shared.db.pg.tracking import PgTrackingReads
 from shared.db.repository import (
+    AdminAccounts,
+    HealthReads,
+    IdempotencyKeys,
     Inbox,
     Locks,
     OrderRepository,
     Outbox,
+    Overview,
     Replays,
     SettingsStore,
     TrackingReads,
@@ -34,6 +40,10 @@ class PgUnitOfWork:
     settings: SettingsStore
     locks: Locks
     replays: Replays
+    overview: Overview
+    accounts: AdminAccounts
+    idempotency: IdempotencyKeys
+    health: HealthReads
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
@@ -50,6 +60,8 @@ class PgUnitOfWork:
         self.outbox, self.inbox = PgOutbox(conn), PgInbox(conn)
         self.settings, self.locks, self.replays = (PgSettingsStore(conn), PgLocks(conn),
                                                    PgReplays(conn))
+        self.overview, self.accounts = PgOverview(conn), PgAdminAccounts(conn)
+        self.idempotency, self.health = PgIdempotencyKeys(conn), PgHealthReads(conn)
         return self
 
     async def __aexit__(self, et: type[BaseException] | None, e: BaseException | None,

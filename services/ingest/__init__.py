@@ -1,0 +1,1 @@
+"""The signed ingest: Perfex's invoice events over HTTPS in, Kafka records out (issue 11)."""

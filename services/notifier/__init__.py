@@ -1,0 +1,1 @@
+"""The notifier: order updates back to the Perfex module's signed webhook (issue 11)."""
