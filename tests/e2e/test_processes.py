@@ -161,7 +161,10 @@ def test_the_broker_binary_dies_with_dropship_broker(how: str, tmp_path: Path) -
 def dev_env(tmp_path: Path, database_url: str) -> Iterator[dict[str, str]]:
     schema = f"dev_{uuid.uuid4().hex[:10]}"
     env = {**base_env(tmp_path), "DATABASE_URL": database_url, "DATABASE_SCHEMA": schema,
-           "TRACKER_CALLBACK_PORT": str(free_port()), "KAFKA_SESSION_TIMEOUT_SECONDS": "2"}
+           "TRACKER_CALLBACK_PORT": str(free_port()), "KAFKA_SESSION_TIMEOUT_SECONDS": "2",
+           # no local Perfex (a MariaDB database a SIGKILLed dev could not drop)
+           "SUNSKY_MYSQL_PORT": str(free_port())}
+    env.pop("PERFEX_WEBHOOK_URL", None)
     yield env
     import asyncio
 
@@ -170,14 +173,17 @@ def dev_env(tmp_path: Path, database_url: str) -> Iterator[dict[str, str]]:
 
 def start_dev(env: dict[str, str], *, ignore_sigint: bool = False,
               until_consuming: bool = False) -> tuple[Started, set[int]]:
-    started = start(["dev", "--broker-port", str(free_port()), "--sandbox-port",
-                     str(free_port())], env, ignore_sigint=ignore_sigint)
+    ports = [(flag, str(free_port())) for flag in ("--broker-port", "--sandbox-port",
+                                                   "--ingest-port", "--perfex-port",
+                                                   "--admin-port")]
+    started = start(["dev", *(part for pair in ports for part in pair)], env,
+                    ignore_sigint=ignore_sigint)
     started.wait_for("sunsky-dropship is up")
     if until_consuming:
         for service in ("invoice-listener", "placer", "retrier", "tracker"):
             started.wait_for(f"{service} assigned partitions")
     processes = children_of(started.process.pid)
-    assert len(processes) >= 6, processes  # broker, sandbox, four workers
+    assert len(processes) >= 8, processes  # broker, sandbox, workers, console, ingest
     return started, processes
 
 
