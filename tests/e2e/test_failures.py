@@ -122,7 +122,7 @@ async def test_broker_loses_everything_mid_run(pipeline_factory, embedded_broker
         pytest.skip("needs the embedded broker to restart it (KAFKA_BOOTSTRAP_SERVERS is set)")
     pipeline = await pipeline_factory(
         partitions=4, SWEEP_INTERVAL_SECONDS="1", STALE_READY_SECONDS="3",
-        STUCK_PLACING_SECONDS="5", **FAST_RETRIES)
+        STUCK_PLACING_SECONDS="5", TOPIC_CHECK_SECONDS="2", **FAST_RETRIES)
     await start_all(pipeline, "invoice-listener", "placer", "retrier")
     await pipeline.sandbox_post("/_sandbox/faults",
                                 {"latency_ms": 40, "latency_paths": [CREATE]})

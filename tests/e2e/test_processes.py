@@ -195,10 +195,8 @@ def dropship(env: dict[str, str], *args: str) -> str:
     return result.stdout
 
 
-# Stopped as soon as everything is started (the workers may still be starting up); a stop of
-# fully running workers is the next test's.
+# SIGHUP (a closed terminal) is tests/e2e/test_dev_stack.py's; the closed pipe is the last test's.
 DEV_STOPS: dict[str, tuple[Stop, bool]] = {
-    "terminal closed": (signal_parent(signal.SIGHUP), False),
     "background, sigkill": (signal_parent(signal.SIGKILL), True),
 }
 
