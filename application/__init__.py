@@ -19,6 +19,7 @@ services' shared steps and the domain (``shared.lifecycle``, ``shared.domain``) 
 ``failures``            API Failed orders by code, the replay audit
 ``billing``             balance, bills, what waiting orders need, the top-up hint
 ``health``              heartbeats, outbox backlog, dead-letter counts
+``outbox``              parked outgoing messages: list them, re-send them
 ``shop``                settings (auto-place, shipping-way policy), SUNSKY balance
 ``accounts``            admin users, API tokens, console sessions, roles
 ``idempotency``         ``Idempotency-Key`` answers

@@ -25,6 +25,7 @@ from shared.db.repository import UnitOfWork
 from shared.messaging.emit import utcnow
 from shared.messaging.outbox import OutboxRelay
 from shared.messaging.publisher import KafkaPublisher, Publisher
+from shared.messaging.topics import TopicKeeper
 from shared.settings import Settings
 from shared.sunsky.client import SunskyClient
 from shared.sunsky.port import Sunsky
@@ -69,8 +70,10 @@ async def admin_context(settings: Settings, *, client_id: str = "dropship-admin"
     sunsky = SunskyClient.from_settings(settings)
     try:
         await migrate(pool, settings.database_schema)
-        yield AdminContext(settings, _uow_factory(pool), sunsky, publisher,
-                           OutboxRelay(pool, publisher).flush, warn=warn)
+        uow = _uow_factory(pool)
+        relay = OutboxRelay(uow, publisher, max_attempts=settings.outbox_max_attempts,
+                            heal=TopicKeeper(settings).ensure)
+        yield AdminContext(settings, uow, sunsky, publisher, relay.flush, warn=warn)
     finally:
         for close in (sunsky.aclose, publisher.stop, pool.close):
             with contextlib.suppress(Exception):

@@ -135,7 +135,7 @@ async def retry_one(uow: UnitOfWork, settings: Settings, order: Order, *, actor:
         return OrderAction(order_id, "not_found", "gone")
     if locked.status != OrderStatus.API_FAILED:
         return OrderAction(order_id, "skipped", f"skipped, it is {locked.status.label}", locked)
-    problem = validate_for_placement(locked, now)
+    problem = validate_for_placement(locked, now, max_quantity=settings.max_line_quantity)
     if problem is not None:
         return OrderAction(order_id, "refused", f"refused, {problem.code}: {problem.message}",
                            locked)

@@ -1,7 +1,8 @@
 """Admin replay of a failed-order or dead-letter topic (streaming-pitfalls.md section 5).
 
-Reads every record of a topic whose timestamp falls in ``[since, until)`` (``until`` defaults to
-the moment the replay starts, so what the replay itself produces is never replayed again), and:
+Streams the records of a topic whose timestamp falls in ``[since, until)`` (``until`` defaults
+to the moment the replay starts, so what the replay itself produces is never replayed again) in
+bounded batches (``shared.messaging.reading``), and:
 
 - ``order.api_failed`` records: the order goes back to the placer (API Failed -> Ready to
   Place + ``order.ready``, the same retry as ``retry_orders``) unless SUNSKY already holds it or
@@ -29,7 +30,7 @@ from schemas.orders import ORDER_MESSAGE, OrderApiFailed
 from shared.db.repository import ReplayRecord
 from shared.domain.order import SUBMITTED
 from shared.messaging.deadletter import H_TOPIC
-from shared.messaging.reading import H_CYCLE, cycle_of, read_window
+from shared.messaging.reading import H_CYCLE, Window, cycle_of
 from shared.settings import DLQ_SUFFIX, TOPIC_ORDER_API_FAILED
 
 Progress = Callable[[str], None]
@@ -72,11 +73,14 @@ async def replay(ctx: AdminContext, request: ReplayRequest, *, actor: str,
     settings = ctx.settings
     topic = settings.topic(request.topic)
     target = settings.topic(request.target) if request.target else None
-    records = await read_window(settings, topic, request.since, request.until)
-    progress(f"{len(records)} record(s) of {topic} in the window"
-             + (" (dry run: nothing changes)" if request.dry_run else ""))
+    window = Window(settings, topic, request.since, request.until)
     replayer = _Replayer(ctx, actor=actor, dry_run=request.dry_run, target=target)
-    await replayer.replay(topic, records, progress)
+    async for records in window.batches():
+        if replayer.report.read == 0:
+            progress(f"reading {topic}" + (" (dry run: nothing changes)" if request.dry_run
+                                           else ""))
+        await replayer.replay(topic, records)
+        progress(f"  ... {replayer.report.read} read, {replayer.report.replayed} replayed")
     replay_id = await _record(ctx, replayer.report, request, topic, target, actor)
     if not request.dry_run:
         await ctx.publish_queued()
@@ -89,9 +93,10 @@ class _Replayer:
         self._ctx, self._actor, self._dry_run, self._target = ctx, actor, dry_run, target
         self.report = ReplayReport()
 
-    async def replay(self, topic: str, records: list[Any], progress: Progress) -> None:
+    async def replay(self, topic: str, records: list[Any]) -> None:
+        """One batch of the window."""
         cap = self._ctx.settings.replay_max_cycles
-        for n, record in enumerate(records, 1):
+        for record in records:
             self.report.read += 1
             if cycle_of(record.headers) + 1 > cap:
                 self.report.refused += 1
@@ -101,8 +106,6 @@ class _Replayer:
                 await self._retry_order(record)
             else:
                 self.report.skipped["not replayable"] += 1
-            if n % 200 == 0 or n == len(records):
-                progress(f"  ... {n}/{len(records)}")
 
     async def _republish(self, record: Any) -> None:
         headers = list(record.headers or ())

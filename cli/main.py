@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "topics": "cli.stack_cmd:topics",
     "replay": "cli.replay_cmd:replay",
     "admin": "cli.admin_cmd:admin",
+    "outbox": "cli.outbox_cmd:outbox",
 }
 
 

@@ -7,7 +7,9 @@ from datetime import datetime
 import click
 
 from application import orders as use
+from application.context import AdminContext
 from application.orders import OrderDetails
+from application.outbox import parked_count
 from cli.common import ACTOR, as_utc, fail, with_context
 from cli.retry_cmd import edit_address, retry
 from cli.tracking_cmd import refresh
@@ -43,12 +45,19 @@ def list_orders(status: str | None, date_from: datetime | None, date_to: datetim
     flt = OrderFilter(status=OrderStatus(status) if status else None, needs_action=needs_action,
                       created_from=as_utc(date_from), created_to=as_utc(date_to),
                       customer=customer, error_code=code, search=search, limit=limit)
-    found = with_context(lambda ctx: use.list_orders(ctx, flt))
+    found, parked = with_context(lambda ctx: _orders_and_parked(ctx, flt))
     click.echo(f"{'ID':>6}  {'INVOICE':<12} {'STATUS':<15} {'CUSTOMER':<20} {'TOTAL':>9}  "
                f"{'SUNSKY':<11} {'TRACKING':<16} ERROR")
     for o in found:
         click.echo(row(o))
     click.echo(f"{len(found)} order(s)")
+    if parked:
+        click.echo(f"warning: {parked} outgoing message(s) parked, their orders' later messages "
+                   "wait behind them: dropship outbox list", err=True)
+
+
+async def _orders_and_parked(ctx: AdminContext, flt: OrderFilter) -> tuple[list[Order], int]:
+    return await use.list_orders(ctx, flt), await parked_count(ctx)
 
 
 def row(o: Order) -> str:

@@ -9,7 +9,7 @@ import logging
 import click
 
 from cli.common import fail
-from shared.settings import ConfigurationError, load_settings
+from shared.settings import ConfigurationError, load_settings, url_password
 
 logger = logging.getLogger(__name__)
 
@@ -26,12 +26,14 @@ SERVICES = {
 @click.argument("name", type=click.Choice(sorted(SERVICES)))
 def worker(name: str) -> None:
     """Run one worker service until Ctrl-C. Start more processes of it to scale out."""
-    from shared.logs import configure_logging
+    from shared.logs import configure_logging, register_secret
     from shared.messaging.faust_app import run_worker
     from shared.messaging.topics import ensure_topics
 
     settings = load_settings()
     configure_logging(settings.log_level)
+    register_secret(settings.sunsky_api_secret.get_secret_value(),
+                    url_password(settings.database_url))
     module = importlib.import_module(SERVICES[name])
     try:  # before anything connects: a worker that cannot run says why in one line
         getattr(module, "check_settings", lambda s: None)(settings)

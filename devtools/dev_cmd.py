@@ -9,11 +9,17 @@ password is new on every start), and the Perfex connector: ``dropship ingest``
 PERFEX_WEBHOOK_URL when set, else to a local ``php -S`` serving the Perfex module
 (``devtools.perfex_dev``), else is off with a line saying why. Output of each is prefixed
 with its name.
+
+Whatever stops it, nothing it started stays behind: SIGINT (Ctrl-C), SIGTERM and SIGHUP (the
+terminal closed) stop every child and the broker, at any stage; a closed output pipe (``| tee``
+and Ctrl-C) does not cut that short; SIGKILL leaves the children to their parent-death signal
+(``devtools.lifeline``). Started in the background with SIGINT ignored, it keeps ignoring it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
 import signal
@@ -79,8 +85,10 @@ def dev(broker_port: int, sandbox_port: int, auto_advance: float, ingest_port: i
         dev_file = _write_dev_settings(settings, env)
         _banner(settings, env, dev_file, connector, login)
         _wait(supervisor)
+    except KeyboardInterrupt:
+        pass
     finally:
-        click.echo("stopping...")
+        _say("stopping...")
         dev_settings_path(settings.state_dir).unlink(missing_ok=True)
         if supervisor:
             supervisor.stop_all()
@@ -88,7 +96,7 @@ def dev(broker_port: int, sandbox_port: int, auto_advance: float, ingest_port: i
             connector.perfex.drop()
         if broker:
             broker.stop()
-        click.echo("stopped")
+        _say("stopped")
 
 
 def _start_broker(port: int) -> EmbeddedBroker:
@@ -211,25 +219,40 @@ def _banner(settings: Settings, env: dict[str, str], dev_file: Path,
         lines += [f"  {connector.perfex.harness_command('paid', '--invoice', 'contract_example')}"
                   "   # a Perfex invoice through the ingest",
                   f"  {connector.perfex.harness_command('dump')}   # what Perfex got back"]
-    click.echo("\n".join([*lines, "Ctrl-C stops everything.", ""]))
+    _say("\n".join([*lines, "Ctrl-C stops everything.", ""]))
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
+    for sig in STOP_SIGNALS:  # the clean-up runs once: later signals do not cut it short
+        if signal.getsignal(sig) is _interrupt:
+            signal.signal(sig, signal.SIG_IGN)
     raise KeyboardInterrupt  # as Ctrl-C: whatever dev is doing, its clean-up runs
 
 
 def _stop_on_signals() -> None:
-    """SIGTERM and SIGHUP (a closed terminal) stop dev like Ctrl-C, at any stage, so no
-    child (each in its own session) outlives it."""
-    for signum in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, _interrupt)
+    """SIGINT, SIGTERM and SIGHUP (a closed terminal) stop dev at any stage, so no child (each
+    in its own session) outlives it. A SIGINT ignored on entry (started in the background by
+    a shell) stays ignored."""
+    for sig in STOP_SIGNALS:
+        if signal.getsignal(sig) is not signal.SIG_IGN:
+            signal.signal(sig, _interrupt)
+
+
+def _say(text: str) -> None:
+    """Print, unless the terminal or pipe is gone (``| tee`` and Ctrl-C): stopping must not
+    fail on a closed stdout."""
+    try:
+        click.echo(text)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def _wait(supervisor: Supervisor) -> None:
-    try:
-        while True:
-            time.sleep(0.5)
-            for name in supervisor.dead():
-                fail(f"{name} exited unexpectedly; see its log above")
-    except KeyboardInterrupt:
-        pass
+    while True:
+        time.sleep(0.5)
+        for name in supervisor.dead():
+            fail(f"{name} exited unexpectedly; see its log above")

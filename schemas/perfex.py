@@ -2,21 +2,49 @@
 
 Unknown fields are ignored (Perfex or the module may add some); fields the contract marks as
 possibly absent or null are optional. Parse with ``INVOICE_EVENT.validate_json(raw)``.
+
+What Perfex never sends is refused here, so it is dead-lettered as a schema violation instead of
+becoming an order: an invoice id that is not a positive integer (``tblinvoices.id``), text
+longer than the Perfex column it comes from, amounts beyond decimal(15,2), a line whose amount
+(qty x rate) Perfex could not store. What Perfex may send but SUNSKY cannot take (a quantity
+above ``MAX_LINE_QUANTITY``, a city longer than SUNSKY's 40 characters) is the placement
+checks' business (``shared.domain.intake``): the order goes to API Failed with a code, where a
+person can fix it.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import localcontext
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, Field, TypeAdapter
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    model_validator,
+)
 
-from schemas._types import INBOUND, Flag, Money, NumText
+from schemas._types import INBOUND, MONEY_LIMIT, Flag, Money, NumText, PerfexId
 
 DRAFT_STATUS = "6"
 DRAFT_NUMBER = "1000000000"
 PAID_STATUS = "2"
 SUNSKY_SKU_FIELD = "sunsky_sku"
+SKU_MAX = 64
+
+# Text bounded by the Perfex column it comes from (perfex-crm-data.md).
+Street = Annotated[str, StringConstraints(max_length=200)]  # varchar(200), "<br />" included
+Place = Annotated[str, StringConstraints(max_length=100)]  # city, state, zip: varchar(100)
+Iso2 = Annotated[str, StringConstraints(max_length=2)]  # tblcountries.iso2: char(2)
+Name = Annotated[str, StringConstraints(max_length=191)]  # company, first/last name
+Contact = Annotated[str, StringConstraints(max_length=100)]  # email, phone numbers
+Short = Annotated[str, StringConstraints(max_length=50)]  # prefix, codes, versions, dates
+Label = Annotated[str, StringConstraints(max_length=1000)]  # an item's title (longtext)
+Long = Annotated[str, StringConstraints(max_length=2000)]  # URLs, transaction ids
+FieldValue = Annotated[str, StringConstraints(max_length=1000)]
 
 
 def _custom_fields(value: Any) -> Any:
@@ -29,34 +57,49 @@ def _custom_fields(value: Any) -> Any:
 
 class PerfexAddress(BaseModel):
     model_config = INBOUND
-    street: str | None = None
-    city: str | None = None
-    state: str | None = None
-    zip: str | None = None
+    street: Street | None = None
+    city: Place | None = None
+    state: Place | None = None
+    zip: Place | None = None
     country_id: NumText | None = None
-    country_iso2: str | None = None
-    country_name: str | None = None
+    country_iso2: Iso2 | None = None
+    country_name: Place | None = None
 
 
 class PerfexCurrency(BaseModel):
     model_config = INBOUND
     id: NumText | None = None
-    code: str = "USD"
-    symbol: str | None = None
+    code: Short = "USD"
+    symbol: Short | None = None
 
 
 class PerfexItem(BaseModel):
     model_config = INBOUND
     id: NumText
     item_order: NumText | None = None
-    description: str = ""
-    long_description: str | None = None
+    description: Label = ""
+    long_description: str | None = None  # never read
     qty: Money
     rate: Money
-    unit: str | None = None
+    unit: Short | None = None
     # PHP's json_encode turns an empty array into [], and values may be numbers
-    custom_fields: Annotated[dict[str, str | None], BeforeValidator(_custom_fields)] = Field(
-        default_factory=dict)
+    custom_fields: Annotated[dict[str, FieldValue | None], BeforeValidator(_custom_fields)] = (
+        Field(default_factory=dict, json_schema_extra={
+            "properties": {SUNSKY_SKU_FIELD: {"type": ["string", "null"], "maxLength": SKU_MAX}}}))
+
+    @model_validator(mode="after")
+    def _perfex_could_store_it(self) -> PerfexItem:
+        sku = self.custom_fields.get(SUNSKY_SKU_FIELD)
+        if sku is not None and len(sku) > SKU_MAX:
+            raise ValueError(f"custom_fields.{SUNSKY_SKU_FIELD} is longer than {SKU_MAX} "
+                             "characters: not a SUNSKY item number")
+        with localcontext() as exact:
+            exact.prec = 60
+            amount = self.qty * self.rate
+        if abs(amount) >= MONEY_LIMIT:
+            raise ValueError("qty x rate has more than 13 digits before the decimal point: "
+                             "Perfex could not store the line amount")
+        return self
 
     @property
     def sunsky_sku(self) -> str | None:
@@ -66,20 +109,20 @@ class PerfexItem(BaseModel):
 
 class PerfexInvoice(BaseModel):
     model_config = INBOUND
-    id: NumText
+    id: PerfexId  # tblinvoices.id: the order's identity, so never "", "0" or "042"
     number: NumText
-    prefix: str | None = None
-    formatted_number: str | None = None  # absent before Perfex 3.2
+    prefix: Short | None = None
+    formatted_number: Place | None = None  # absent before Perfex 3.2
     status: NumText
-    date: str | None = None
-    duedate: str | None = None
+    date: Short | None = None
+    duedate: Short | None = None
     currency: PerfexCurrency = Field(default_factory=PerfexCurrency)
     subtotal: Money | None = None
     total_tax: Money | None = None
     discount_total: Money | None = None
     adjustment: Money | None = None
     total: Money
-    hash: str | None = None
+    hash: Short | None = None
     include_shipping: Flag = False
     billing: PerfexAddress | None = None
     shipping: PerfexAddress | None = None
@@ -99,9 +142,9 @@ class PerfexInvoice(BaseModel):
 class PerfexClient(BaseModel):
     model_config = INBOUND
     userid: NumText
-    company: str | None = None
-    phonenumber: str | None = None
-    vat: str | None = None
+    company: Name | None = None
+    phonenumber: Contact | None = None
+    vat: Place | None = None
     shipping: PerfexAddress | None = None
     billing: PerfexAddress | None = None
 
@@ -109,10 +152,10 @@ class PerfexClient(BaseModel):
 class PerfexContact(BaseModel):
     model_config = INBOUND
     id: NumText | None = None
-    firstname: str | None = None
-    lastname: str | None = None
-    email: str | None = None
-    phonenumber: str | None = None
+    firstname: Name | None = None
+    lastname: Name | None = None
+    email: Contact | None = None
+    phonenumber: Contact | None = None
 
 
 class PerfexPayment(BaseModel):
@@ -121,17 +164,17 @@ class PerfexPayment(BaseModel):
     invoiceid: NumText | None = None
     amount: Money | None = None
     paymentmode: NumText | None = None
-    paymentmethod: str | None = None
-    date: str | None = None
-    daterecorded: str | None = None
-    transactionid: str | None = None
+    paymentmethod: Name | None = None
+    date: Short | None = None
+    daterecorded: Short | None = None
+    transactionid: Long | None = None
 
 
 class PerfexSource(BaseModel):
     model_config = INBOUND
-    system: str = "perfex"
-    perfex_version: str | None = None
-    base_url: str | None = None
+    system: Short = "perfex"
+    perfex_version: Short | None = None
+    base_url: Long | None = None
 
 
 class InvoiceData(BaseModel):

@@ -2,7 +2,13 @@
 
 Every module does ``logger = logging.getLogger(__name__)``. Lines about a message carry its
 order id, event id and topic/partition/offset through ``extra=``/the message text. A filter masks
-anything that looks like a SUNSKY signature or secret in case one slips into a formatted line.
+anything that looks like a SUNSKY signature or secret in case one slips into a formatted line,
+and the secrets themselves (``register_secret``: the SUNSKY secret, the database password)
+wherever they appear.
+
+The filter sits on the root logger's handlers. Faust's worker replaces those handlers when it
+starts (mode's ``setup_logging``), so ``shared.messaging.faust_app`` installs it again on the
+new ones (``install_redaction``) before any agent runs.
 """
 
 from __future__ import annotations
@@ -19,18 +25,41 @@ _SECRET_PATTERNS = (
 )
 
 
+_KNOWN: set[str] = set()
+_MIN_SECRET = 6  # shorter values would mask ordinary words
+
+
+def register_secret(*values: str | None) -> None:
+    """Mask these values in every log line from now on (empty or very short ones are ignored)."""
+    _KNOWN.update(v for v in values if v and len(v) >= _MIN_SECRET)
+
+
 class RedactSecrets(logging.Filter):
-    """Masks signatures, ``secret=...`` pairs and URL passwords in the final message."""
+    """Masks signatures, ``secret=...`` pairs, URL passwords and registered secrets in the final
+    message and in a logged exception's text."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         redacted = redact(message)
         if redacted != message:
             record.msg, record.args = redacted, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
         return True
 
 
+def install_redaction(logger: logging.Logger | None = None) -> None:
+    """Put the filter on every handler of ``logger`` (the root) that lacks it."""
+    for handler in (logger or logging.getLogger()).handlers:
+        if not any(isinstance(f, RedactSecrets) for f in handler.filters):
+            handler.addFilter(RedactSecrets())
+
+
 def redact(text: str) -> str:
+    for secret in _KNOWN:
+        text = text.replace(secret, "***")
     for pattern in _SECRET_PATTERNS:
         if pattern.groups == 2:
             text = pattern.sub(r"\1***\2", text)

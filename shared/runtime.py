@@ -5,6 +5,12 @@ time, and (when asked) the SUNSKY client when it is built, so handlers are wired
 ``Sunsky`` before the event loop runs (the client opens no connection until its first call).
 Tests pass fakes for any of them. The database is ``DATABASE_URL``, as given: the development
 fallbacks are ``devtools``'s. Nothing here knows a service's business rules.
+
+Besides the relay, every service runs three background jobs here: its heartbeat, the topic
+keeper (missing topics re-created every ``TOPIC_CHECK_SECONDS``) and housekeeping (old sent
+outbox rows and processed ids pruned every ``HOUSEKEEPING_INTERVAL_SECONDS``). ``stop()`` is
+bounded: a final outbox flush gets ``STOP_FLUSH_SECONDS`` (rows it could not publish stay
+queued for the next process), so a worker stops promptly whether the broker answers or not.
 """
 
 from __future__ import annotations
@@ -12,25 +18,30 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 import asyncpg
 
 from shared.db.connect import database_url
+from shared.db.housekeeping import Housekeeper
 from shared.db.migrate import migrate
 from shared.db.pg import PgUnitOfWork
 from shared.db.pool import create_pool
 from shared.db.repository import UnitOfWork
 from shared.heartbeat import Heartbeats
 from shared.messaging.deadletter import DeadLetters
+from shared.messaging.emit import utcnow
 from shared.messaging.outbox import OutboxRelay
 from shared.messaging.publisher import KafkaPublisher, Publisher
+from shared.messaging.topics import TopicKeeper
 from shared.settings import Settings, redact_url
 from shared.sunsky.client import SunskyClient
 from shared.sunsky.port import Sunsky
 
 logger = logging.getLogger(__name__)
+
+STOP_FLUSH_SECONDS = 3.0
 
 
 class Runtime:
@@ -43,8 +54,8 @@ class Runtime:
         self.pool: asyncpg.Pool | None = None
         self.relay: OutboxRelay | None = None
         self._owned: list[Any] = []
-        self._relay_task: asyncio.Task[None] | None = None
-        self._beat_task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self.keeper = TopicKeeper(settings)
         self._sunsky = sunsky
         if needs_sunsky and sunsky is None:
             client = SunskyClient.from_settings(settings)
@@ -94,27 +105,36 @@ class Runtime:
         pool = await create_pool(url, self.settings.database_schema)
         self.pool = pool
         await migrate(pool, self.settings.database_schema)
-        self._uow_factory = lambda: PgUnitOfWork(pool)
-        self.relay = OutboxRelay(pool, self.publisher)
-        self._relay_task = asyncio.create_task(self.relay.run(), name=f"{self.service}-outbox")
-        beats = Heartbeats(self._uow_factory, self.service,
-                           interval=self.settings.heartbeat_seconds)
-        self._beat_task = asyncio.create_task(beats.run(), name=f"{self.service}-heartbeat")
+        uow: Callable[[], UnitOfWork] = lambda: PgUnitOfWork(pool)  # noqa: E731
+        self._uow_factory = uow
+        settings = self.settings
+        self.relay = OutboxRelay(uow, self.publisher, max_attempts=settings.outbox_max_attempts,
+                                 heal=self.keeper.ensure)
+        housekeeper = Housekeeper(settings, uow, utcnow)
+        self._background(self.relay.run(), "outbox")
+        self._background(every(settings.topic_check_seconds, self.keeper.ensure, "topic check"),
+                         "topics")
+        self._background(every(settings.housekeeping_interval_seconds, housekeeper.run_once,
+                               "housekeeping"), "housekeeping")
+        beats = Heartbeats(uow, self.service, interval=settings.heartbeat_seconds)
+        self._background(beats.run(), "heartbeat")
+
+    def _background(self, job: Coroutine[Any, Any, None], name: str) -> None:
+        self._tasks.append(asyncio.create_task(job, name=f"{self.service}-{name}"))
 
     async def stop(self) -> None:
-        if self._beat_task is not None:
-            self._beat_task.cancel()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
-                await self._beat_task
-            self._beat_task = None
-        if self._relay_task is not None:
-            self._relay_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._relay_task
-            self._relay_task = None
+                await task
+        self._tasks.clear()
         if self.relay is not None:
-            with contextlib.suppress(Exception):
-                await self.relay.flush()
+            try:  # what this process queued last; the next relay sends what this one cannot
+                async with asyncio.timeout(STOP_FLUSH_SECONDS):
+                    await self.relay.flush()
+            except Exception as exc:
+                logger.warning("%s: outbox rows left for the next relay (%r)", self.service, exc)
         for resource in reversed(self._owned):
             with contextlib.suppress(Exception):
                 await _close(resource)
@@ -122,6 +142,19 @@ class Runtime:
         if self.pool is not None:
             await self.pool.close()
             self.pool = None
+
+
+async def every(interval: float, job: Callable[[], Awaitable[Any]], name: str) -> None:
+    """Run ``job`` now and then every ``interval`` seconds until cancelled; a failing run is
+    logged and the next one tries again."""
+    while True:
+        try:
+            await job()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            logger.warning("%s failed (%r); next try in %.0fs", name, exc, interval)
+        await asyncio.sleep(interval)
 
 
 async def _close(resource: Any) -> None:

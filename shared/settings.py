@@ -84,6 +84,15 @@ class Settings(BaseSettings):
     # out, so each hop would cost that much). See shared/messaging/faust_transport.py.
     kafka_fetch_max_wait_ms: int = Field(default=100, ge=1, le=1500)
     state_dir: str = Field(default=".dropship", description="local data: embedded PG, Faust state")
+    # Every service re-creates missing lifecycle topics this often (and when a publish failed).
+    topic_check_seconds: float = Field(default=30.0, gt=0)
+    # Failed publications of one outbox row before it is parked for a person.
+    outbox_max_attempts: int = Field(default=10, ge=1)
+    # Sent outbox rows and processed message ids older than this are deleted, in batches of
+    # HOUSEKEEPING_BATCH rows, every HOUSEKEEPING_INTERVAL_SECONDS (by one service at a time).
+    housekeeping_retention_days: float = Field(default=7.0, gt=0)
+    housekeeping_interval_seconds: float = Field(default=3600.0, gt=0)
+    housekeeping_batch: int = Field(default=1000, ge=1)
 
     # --- SUNSKY ---------------------------------------------------------------------------
     sunsky_base_url: str = Field(default="https://open.sunsky-online.com")
@@ -110,6 +119,9 @@ class Settings(BaseSettings):
     # for a person. 400 covers a worst-case SUNSKY (no siteNumber filter, none in the list) at
     # about 500 orders a day (docs/BENCHMARKS.md).
     placing_lookup_max_calls: int = Field(default=400, ge=1)
+    # A line quantity above this puts the order in API Failed (QUANTITY_TOO_LARGE) instead of
+    # sending it to SUNSKY: far more likely a typo than an order.
+    max_line_quantity: int = Field(default=10_000, ge=1)
 
     # --- failures: retries, sweeps, replay (issue 4) ----------------------------------------
     retry_first_delay_seconds: float = Field(default=5.0, gt=0)
@@ -241,6 +253,13 @@ def dev_stack_running(path: Path) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def url_password(url: str | None) -> str | None:
+    """The password in ``scheme://user:password@host/db``, if any."""
+    _, sep, rest = (url or "").partition("://")
+    creds = rest.rpartition("@")[0] if sep and "@" in rest else ""
+    return creds.split(":", 1)[1] if ":" in creds else None
 
 
 def redact_url(url: str) -> str:

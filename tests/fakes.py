@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import copy
-from collections.abc import AsyncIterator, Collection, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from types import TracebackType
-from typing import Any
+from typing import Any, cast
+
+import asyncpg
 
 from shared.db.admin import (
     AdminUser,
@@ -42,7 +44,9 @@ from shared.db.repository import (
     OrderFilter,
     OrderRepository,
     Outbox,
+    OutboxRow,
     Overview,
+    ParkedRow,
     ReplayRecord,
     Replays,
     SettingsStore,
@@ -54,6 +58,26 @@ from shared.domain.retry import waits_for_person
 from shared.messaging.publisher import Publisher
 from shared.sunsky.port import Sunsky
 from tests.fake_sunsky import BR, GB, PRICES, US, FakeSunsky  # noqa: F401 (re-exported)
+from tests.fake_tx import FakeTx, LockTable
+
+
+@dataclass(frozen=True)
+class OutboxState:
+    created_at: datetime
+    published_at: datetime | None = None
+    attempts: int = 0
+    last_error: str | None = None
+    retry_at: datetime | None = None
+    parked_at: datetime | None = None
+
+    @property
+    def unsent(self) -> bool:
+        return self.published_at is None
+
+    def blocks(self, now: datetime) -> bool:
+        """Holds back the unsent rows of its key behind it (parked, or not due yet)."""
+        return self.unsent and (self.parked_at is not None
+                                or (self.retry_at is not None and self.retry_at > now))
 
 
 @dataclass
@@ -64,8 +88,14 @@ class FakeStore:
     processed: set[tuple[str, str]] = field(default_factory=set)
     settings: dict[str, Any] = field(default_factory=lambda: {
         AUTO_PLACE: True, SHIPPING_WAY_POLICY: {"mode": "cheapest"}})
+    # every message ever queued, in the order written (what tests read); ``outbox_rows`` is the
+    # table: the state of each row still there (pruned rows are gone from it)
     outbox: list[tuple[str, str | None, bytes, list[tuple[str, bytes]]]] = field(
         default_factory=list)
+    outbox_ids: list[int] = field(default_factory=list)
+    outbox_rows: dict[int, OutboxState] = field(default_factory=dict)
+    next_outbox_id: int = 1
+    processed_at: dict[tuple[str, str], datetime] = field(default_factory=dict)
     next_id: int = 1
     replays: list[ReplayRecord] = field(default_factory=list)
     # order id -> when it was last saved; tests set it to age orders for the sweeps
@@ -81,30 +111,56 @@ class FakeStore:
     idempotency: dict[tuple[int, str], StoredResponse] = field(default_factory=dict)
     heartbeats: dict[tuple[str, str], Heartbeat] = field(default_factory=dict)
     replay_times: list[datetime] = field(default_factory=list)
+    # the locks open units of work hold (shared by every snapshot of the store)
+    locks: LockTable = field(default_factory=LockTable, compare=False, repr=False)
 
     def messages(self, topic_suffix: str) -> list[bytes]:
         return [value for topic, _, value, _ in self.outbox if topic.endswith(topic_suffix)]
 
 
 class FakeOrderRepository:
-    def __init__(self, store: FakeStore) -> None:
-        self.store = store
+    """Reads see the unit of work's snapshot; ``for_update`` waits for the row lock and reads
+    the latest committed row, like PostgreSQL (tests/fake_tx.py). Built on a ``FakeStore``
+    itself, it writes straight into it (seeding many orders fast)."""
+
+    def __init__(self, tx: FakeTx | FakeStore) -> None:
+        if isinstance(tx, FakeStore):
+            tx = FakeTx.straight_into(tx)
+        self.tx, self.store = tx, cast(FakeStore, tx.work)
+
+    async def _locked(self, order: Order | None, for_update: bool) -> Order | None:
+        if order is None or not for_update:
+            return order
+        assert order.id is not None
+        await self.tx.lock_row("orders", order.id)
+        return self.store.orders.get(order.id)
 
     async def get(self, order_id: int, *, for_update: bool = False) -> Order | None:
-        return self.store.orders.get(order_id)
+        return await self._locked(self.store.orders.get(order_id), for_update)
 
     async def get_by_invoice(self, invoice_id: str, *, for_update: bool = False) -> Order | None:
-        return next((o for o in self.store.orders.values() if o.invoice_id == invoice_id), None)
+        found = next((o for o in self.store.orders.values() if o.invoice_id == invoice_id), None)
+        return await self._locked(found, for_update)
 
     async def get_by_sunsky_number(self, number: str, *,
                                    for_update: bool = False) -> Order | None:
-        return next((o for o in self.store.orders.values()
-                     if o.sunsky is not None and o.sunsky.number == number), None)
+        found = next((o for o in self.store.orders.values()
+                      if o.sunsky is not None and o.sunsky.number == number), None)
+        return await self._locked(found, for_update)
 
     async def add(self, order: Order) -> Order:
-        if await self.get_by_invoice(order.invoice_id) is not None:
-            raise ValueError(f"duplicate invoice {order.invoice_id}")
-        order_id, self.store.next_id = self.store.next_id, self.store.next_id + 1
+        # The unique index on invoice_id: a concurrent insert waits for the other transaction,
+        # then conflicts if it committed (PostgreSQL raises UniqueViolationError, the error
+        # policy retries the message in place).
+        await self.tx.acquire(("invoice", order.invoice_id))
+        committed = self.tx.committed.orders.values()
+        if any(o.invoice_id == order.invoice_id for o in [*committed,
+                                                         *self.store.orders.values()]):
+            raise asyncpg.UniqueViolationError(f"duplicate invoice {order.invoice_id}")
+        # ids come from a sequence: never rolled back, never handed out twice
+        order_id = self.tx.committed.next_id
+        self.tx.committed.next_id += 1
+        self.tx.snapshot.next_id = self.store.next_id = self.tx.committed.next_id
         saved = replace(order, id=order_id, site_number=site_number_for(order_id,
                                                                        order.invoice_id),
                         created_at=order.created_at or datetime.now(UTC))
@@ -150,21 +206,37 @@ class FakeOrderRepository:
         return [o for o in self.store.orders.values() if o.sunsky and o.sunsky.number in wanted]
 
     async def due_retries(self, now: datetime, limit: int) -> list[Order]:
-        due = [o for o in self.store.orders.values() if o.status == OrderStatus.API_FAILED
-               and o.next_attempt_at is not None and o.next_attempt_at <= now]
-        return sorted(due, key=lambda o: (o.next_attempt_at or _EPOCH, o.id or 0))[:limit]
+        return self._skip_locked(
+            lambda o: o.status == OrderStatus.API_FAILED and o.next_attempt_at is not None
+            and o.next_attempt_at <= now,
+            lambda o: (o.next_attempt_at or _EPOCH, o.id or 0), limit)
 
     async def waiting_for_balance(self, limit: int) -> list[Order]:
-        waiting = [o for o in self.store.orders.values() if o.status == OrderStatus.API_FAILED
-                   and o.last_error is not None and o.last_error.code == "BALANCE_NOT_ENOUGH"]
-        return sorted(waiting, key=lambda o: (o.first_failed_at or o.created_at or _EPOCH,
-                                              o.id or 0))[:limit]
+        return self._skip_locked(
+            lambda o: o.status == OrderStatus.API_FAILED and o.last_error is not None
+            and o.last_error.code == "BALANCE_NOT_ENOUGH",
+            lambda o: (o.first_failed_at or o.created_at or _EPOCH, o.id or 0), limit)
 
     async def stale(self, status: OrderStatus, before: datetime, limit: int) -> list[Order]:
-        found = [o for o in self.store.orders.values() if o.status == status
-                 and (o.last_swept_at is None or o.last_swept_at < before)
-                 and self.store.updated_at.get(o.id or 0, before) < before]
-        return sorted(found, key=lambda o: o.id or 0)[:limit]
+        return self._skip_locked(
+            lambda o: o.status == status and (o.last_swept_at is None or o.last_swept_at < before)
+            and self.store.updated_at.get(o.id or 0, before) < before,
+            lambda o: o.id or 0, limit)
+
+    def _skip_locked(self, matches: Callable[[Order], bool], key: Callable[[Order], Any],
+                     limit: int) -> list[Order]:
+        """``WHERE matches ORDER BY key LIMIT limit FOR UPDATE SKIP LOCKED``, on the rows as
+        committed when the statement runs: rows another unit of work holds are skipped, the
+        rest are locked for this one."""
+        for order_id in list(self.tx.committed.orders):
+            self.tx.refresh("orders", order_id)
+        picked: list[Order] = []
+        for order in sorted(filter(matches, self.store.orders.values()), key=key):
+            if len(picked) == limit:
+                break
+            if self.tx.try_lock_row("orders", order.id):
+                picked.append(order)
+        return picked
 
 
 class FakeTrackingReads:
@@ -346,31 +418,116 @@ class FakeHealthReads:
                       key=lambda b: (b.service, -b.beat_at.timestamp()))
 
     async def outbox_backlog(self) -> OutboxBacklog:
-        # the fake outbox holds what was queued; nothing publishes it
-        return OutboxBacklog(len(self.store.outbox), None)
+        unsent = [state for state in self.store.outbox_rows.values() if state.unsent]
+        return OutboxBacklog(len(unsent), min((s.created_at for s in unsent), default=None))
 
 
 class FakeOutbox:
-    def __init__(self, store: FakeStore) -> None:
-        self.store = store
+    """The outbox table, with the relay's queue rules of ``PgOutbox`` (tests/fake_tx.py)."""
+
+    def __init__(self, tx: FakeTx) -> None:
+        self.tx, self.store = tx, cast(FakeStore, tx.work)
 
     async def add(self, topic: str, key: str | None, value: bytes, headers: Headers = ()) -> None:
+        row_id = self.tx.committed.next_outbox_id  # a sequence, like bigserial
+        self.tx.committed.next_outbox_id += 1
+        self.tx.snapshot.next_outbox_id = self.store.next_outbox_id = row_id + 1
         self.store.outbox.append((topic, key, value, list(headers)))
+        self.store.outbox_ids.append(row_id)
+        self.store.outbox_rows[row_id] = OutboxState(created_at=datetime.now(UTC))
+
+    def _row(self, row_id: int) -> OutboxRow:
+        topic, key, value, headers = self.store.outbox[self.store.outbox_ids.index(row_id)]
+        state = self.store.outbox_rows[row_id]
+        return OutboxRow(row_id, topic, key, value, tuple(headers), state.created_at,
+                         state.attempts, state.last_error, state.parked_at)
+
+    def _unsent(self) -> list[OutboxRow]:
+        for row_id in list(self.tx.committed.outbox_rows):
+            self.tx.refresh("outbox_rows", row_id)
+        return [self._row(i) for i in sorted(self.store.outbox_rows)
+                if self.store.outbox_rows[i].unsent]
+
+    async def pending(self, now: datetime, limit: int) -> list[OutboxRow]:
+        blocked_keys: set[str] = set()
+        picked: list[OutboxRow] = []
+        rows = self._unsent()
+        for row in rows:
+            state = self.store.outbox_rows[row.id]
+            if row.key in blocked_keys:
+                continue
+            if state.blocks(now):
+                if row.key is not None:
+                    blocked_keys.add(row.key)
+                continue
+            if len(picked) < limit and self.tx.try_lock_row("outbox_rows", row.id):
+                picked.append(self._row(row.id))
+        return picked
+
+    async def mark_sent(self, row_ids: Collection[int], at: datetime) -> None:
+        for row_id in row_ids:
+            rows = self.store.outbox_rows
+            rows[row_id] = replace(rows[row_id], published_at=at, retry_at=None)
+
+    async def record_failure(self, row_id: int, error: str, *, retry_at: datetime | None,
+                             parked_at: datetime | None) -> None:
+        state = self.store.outbox_rows[row_id]
+        self.store.outbox_rows[row_id] = replace(
+            state, attempts=state.attempts + 1, last_error=error[:2000], retry_at=retry_at,
+            parked_at=parked_at)
+
+    async def parked(self, limit: int) -> list[ParkedRow]:
+        unsent = self._unsent()
+        parked = [r for r in unsent if r.parked_at is not None][:limit]
+        return [ParkedRow(r, sum(1 for w in unsent if w.key == r.key and w.key is not None
+                                 and w.id > r.id)) for r in parked]
+
+    async def unpark(self, row_ids: Collection[int] | None) -> list[int]:
+        released = [r.id for r in self._unsent() if r.parked_at is not None
+                    and (row_ids is None or r.id in row_ids)]
+        for row_id in released:
+            rows = self.store.outbox_rows
+            rows[row_id] = replace(rows[row_id], parked_at=None, retry_at=None, attempts=0)
+        return released
+
+    async def count_unsent(self) -> tuple[int, int]:
+        unsent = self._unsent()
+        return len(unsent), sum(1 for r in unsent if r.parked_at is not None)
+
+    async def prune_sent(self, before: datetime, limit: int) -> int:
+        rows = self.store.outbox_rows
+        old = sorted((s.published_at, i) for i, s in rows.items()
+                     if s.published_at is not None and s.published_at < before)[:limit]
+        for _, row_id in old:
+            del rows[row_id]
+        return len(old)
 
 
 class FakeInbox:
-    def __init__(self, store: FakeStore) -> None:
-        self.store = store
+    def __init__(self, tx: FakeTx) -> None:
+        self.tx, self.store = tx, cast(FakeStore, tx.work)
 
     async def mark_processed(self, consumer: str, message_id: str) -> bool:
-        if (consumer, message_id) in self.store.processed:
+        # The primary key: a concurrent insert of the same id waits for the other transaction
+        # and then finds it (INSERT ... ON CONFLICT DO NOTHING).
+        key = (consumer, message_id)
+        await self.tx.acquire(("processed", key))
+        if key in self.store.processed or key in self.tx.committed.processed:
             return False
         self.store.processed.add((consumer, message_id))
+        self.store.processed_at[key] = datetime.now(UTC)
         return True
 
     async def record_ignored(self, invoice_id: str, event_id: str, event_type: str,
                              reason: str) -> None:
         self.store.ignored.append((invoice_id, event_id, event_type, reason))
+
+    async def prune(self, before: datetime, limit: int) -> int:
+        old = [k for k, at in self.store.processed_at.items() if at < before][:limit]
+        for key in old:
+            self.store.processed.discard(key)
+            self.store.processed_at.pop(key, None)
+        return len(old)
 
 
 class FakeSettingsStore:
@@ -385,8 +542,11 @@ class FakeSettingsStore:
 
 
 class FakeLocks:
+    def __init__(self, tx: FakeTx) -> None:
+        self.tx = tx
+
     async def try_lock(self, name: str) -> bool:
-        return True
+        return self.tx.try_lock(name)
 
 
 class FakeReplays:
@@ -405,7 +565,8 @@ class FakeReplays:
 
 
 class FakeUnitOfWork:
-    """Works on a copy of the store; ``commit()`` makes the copy the store."""
+    """One transaction on a snapshot of the store; ``commit()`` merges what it changed, and
+    its locks are held until it commits or rolls back (tests/fake_tx.py)."""
 
     orders: OrderRepository
     tracking: TrackingReads
@@ -421,12 +582,14 @@ class FakeUnitOfWork:
 
     def __init__(self, store: FakeStore) -> None:
         self._committed_store = store
+        self.tx: FakeTx | None = None
 
     async def __aenter__(self) -> FakeUnitOfWork:
-        work = self._work = copy.deepcopy(self._committed_store)
-        self.orders, self.tracking = FakeOrderRepository(work), FakeTrackingReads(work)
-        self.outbox, self.inbox = FakeOutbox(work), FakeInbox(work)
-        self.settings, self.locks, self.replays = (FakeSettingsStore(work), FakeLocks(),
+        tx = self.tx = FakeTx(self._committed_store, self._committed_store.locks)
+        work = tx.work
+        self.orders, self.tracking = FakeOrderRepository(tx), FakeTrackingReads(work)
+        self.outbox, self.inbox = FakeOutbox(tx), FakeInbox(tx)
+        self.settings, self.locks, self.replays = (FakeSettingsStore(work), FakeLocks(tx),
                                                    FakeReplays(work))
         self.overview, self.accounts = FakeOverview(work), FakeAdminAccounts(work)
         self.idempotency, self.health = FakeIdempotencyKeys(work), FakeHealthReads(work)
@@ -434,10 +597,14 @@ class FakeUnitOfWork:
 
     async def __aexit__(self, et: type[BaseException] | None, e: BaseException | None,
                         tb: TracebackType | None) -> None:
-        self._work = None  # type: ignore[assignment]
+        if self.tx is not None:
+            await self.tx.end()  # rollback: nothing merged, locks released
+            self.tx = None
 
     async def commit(self) -> None:
-        self._committed_store.__dict__.update(self._work.__dict__)
+        assert self.tx is not None, "commit() outside the unit of work"
+        await self.tx.commit()
+        self.tx = None
 
 
 def fake_uow_factory(store: FakeStore) -> Any:
@@ -452,7 +619,58 @@ def _fakes_satisfy_their_ports() -> None:
     store = FakeStore()
     sunsky: Sunsky = FakeSunsky()
     unit: UnitOfWork = FakeUnitOfWork(store)
-    del sunsky, unit
+    publisher: Publisher = FakeBroker()
+    del sunsky, unit, publisher
+
+
+class FakeBroker:
+    """The ``Publisher`` port in memory (faststream's FakeProducer, STYLE.md point 7): what was
+    published, in order; ``down`` refuses everything like an unreachable broker, ``missing``
+    topics fail like Kafka with auto-create off, and records over ``max_bytes`` are too large
+    (aiokafka's max_request_size)."""
+
+    def __init__(self, *, max_bytes: int = 1_048_576) -> None:
+        self.published: list[tuple[str, str | None, bytes, list[tuple[str, bytes]]]] = []
+        self.down = False
+        self.missing: set[str] = set()
+        self.healed: list[set[str]] = []
+        self.max_bytes = max_bytes
+
+    async def publish(self, topic: str, key: str | None, value: bytes,
+                      headers: Headers = ()) -> None:
+        from aiokafka.errors import (
+            KafkaConnectionError,
+            KafkaTimeoutError,
+            MessageSizeTooLargeError,
+        )
+
+        if self.down:
+            raise KafkaConnectionError("fake broker is down")
+        if topic in self.missing:
+            raise KafkaTimeoutError(f"no metadata for {topic}")  # what aiokafka raises
+        if len(value) > self.max_bytes:
+            raise MessageSizeTooLargeError(f"{len(value)} bytes")
+        self.published.append((topic, key, value, list(headers)))
+
+    async def publish_many(self, records: Sequence[tuple[str, str | None, bytes, Headers]]) -> None:
+        for topic, key, value, headers in records:
+            await self.publish(topic, key, value, headers)
+
+    async def heal(self, topics: Collection[str]) -> list[str]:
+        """A topic keeper on this broker: re-creates missing topics, fails while it is down."""
+        from shared.messaging.topics import BrokerUnavailable
+
+        if self.down:
+            raise BrokerUnavailable("fake broker is down")
+        created = sorted(self.missing & set(topics))
+        self.missing -= set(created)
+        self.healed.append(set(topics))
+        return created
+
+    def values(self, topic: str | None = None) -> list[bytes]:
+        return [v for t, _, v, _ in self.published if topic in (None, t)]
+
+
 
 
 class _FakeClaim:

@@ -71,7 +71,8 @@ class InvoiceListener:
         existing = await uow.orders.get_by_invoice(invoice_id, for_update=True)
         auto_place = bool(await uow.settings.get(AUTO_PLACE))
         now = self._clock()
-        decision = decide_invoice_event(existing, event, auto_place=auto_place, now=now)
+        decision = decide_invoice_event(existing, event, auto_place=auto_place, now=now,
+                                        max_quantity=self._settings.max_line_quantity)
         if isinstance(decision, Ignore):
             await uow.inbox.record_ignored(invoice_id, event.event_id, event.event_type,
                                             decision.reason)

@@ -76,6 +76,8 @@ def _json_fields(raw: bytes) -> dict[str, Any] | None:
         body = json.loads(raw)
     except ValueError:  # UnicodeDecodeError and JSONDecodeError included
         return None
+    except RecursionError:  # nested deeper than Python's stack (anyone can post here)
+        return {}
     return body if isinstance(body, dict) else {}
 
 

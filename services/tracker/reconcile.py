@@ -79,6 +79,9 @@ class Reconciler:
             groups.setdefault(EXPECTED_STATUS.get(events[number]), []).append(order)
         for status, orders in groups.items():
             await self._read(orders, status, "callback", report)
+        logger.info("callbacks verified for %s: %d list pages, %d details, %d changed",
+                    " ".join(list(events)[:20]), report.list_pages, report.details,
+                    report.applied)
         return report
 
     async def _ours(self, numbers: list[str], report: ReadReport) -> dict[str, Order]:

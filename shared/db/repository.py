@@ -4,7 +4,8 @@
 ``uow.orders``      the order aggregate (items, shipping, history) and the queries that pick
                     orders for work (due retries, balance waiters, stale orders)
 ``uow.tracking``    when each order was last read from SUNSKY, and the tracker's sweep queries
-``uow.outbox``      outgoing messages, written with the state change (the relay publishes them)
+``uow.outbox``      outgoing messages, written with the state change; the relay's queue (what
+                    to publish, what failed, what is parked) and its pruning
 ``uow.inbox``       incoming messages already handled (idempotent consumers), ignored invoices
 ``uow.settings``    the shop's settings (auto-place, shipping-way policy) and small state
 ``uow.locks``       transaction-scoped advisory locks: one sweeper at a time across processes
@@ -127,9 +128,60 @@ class TrackingReads(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class OutboxRow:
+    """One outgoing message and how its publication went so far."""
+
+    id: int
+    topic: str
+    key: str | None
+    value: bytes
+    headers: tuple[tuple[str, bytes], ...]
+    created_at: datetime | None = None
+    attempts: int = 0
+    last_error: str | None = None
+    parked_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ParkedRow:
+    row: OutboxRow
+    waiting_behind: int  # unsent rows of the same key held back by this one
+
+
 class Outbox(Protocol):
     async def add(self, topic: str, key: str | None, value: bytes,
                   headers: Headers = ()) -> None: ...
+
+    async def pending(self, now: datetime, limit: int) -> list[OutboxRow]:
+        """Unsent rows due for publication, in id order, locked (skipping locked ones). A row
+        waits while an earlier unsent row of the same key is parked or not due yet: one
+        message that cannot be published never overtakes, nor is overtaken by, its order's
+        others, and holds up nothing else."""
+        ...
+
+    async def mark_sent(self, row_ids: Collection[int], at: datetime) -> None: ...
+
+    async def record_failure(self, row_id: int, error: str, *, retry_at: datetime | None,
+                             parked_at: datetime | None) -> None:
+        """One more failed attempt; try again at ``retry_at``, or park it (``parked_at``)."""
+        ...
+
+    async def parked(self, limit: int) -> list[ParkedRow]:
+        """Parked rows, oldest first, with how many rows of their key wait behind them."""
+        ...
+
+    async def unpark(self, row_ids: Collection[int] | None) -> list[int]:
+        """Give parked rows (these, or all) a fresh set of attempts; returns their ids."""
+        ...
+
+    async def count_unsent(self) -> tuple[int, int]:
+        """(unsent rows, parked rows among them)."""
+        ...
+
+    async def prune_sent(self, before: datetime, limit: int) -> int:
+        """Delete at most ``limit`` rows published before ``before``; returns how many."""
+        ...
 
 
 class Inbox(Protocol):
@@ -140,6 +192,10 @@ class Inbox(Protocol):
     async def record_ignored(self, invoice_id: str, event_id: str, event_type: str,
                              reason: str) -> None:
         """An invoice event that is not an order (a draft, no SUNSKY line), with why."""
+        ...
+
+    async def prune(self, before: datetime, limit: int) -> int:
+        """Forget at most ``limit`` message ids processed before ``before``; returns how many."""
         ...
 
 

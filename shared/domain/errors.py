@@ -35,8 +35,20 @@ ORDER_ERRORS: dict[str, ErrorInfo] = {
         "needs_action", "No phone number for the recipient (SUNSKY requires one)",
         "Set it: dropship orders edit-address ID --phone NUMBER, then dropship orders retry ID"),
     "FRACTIONAL_QUANTITY": ErrorInfo(
-        "needs_action", "A SUNSKY line has a fractional or non-positive quantity",
+        "needs_action", "A SUNSKY line has a fractional quantity",
         "Fix the line quantities to whole numbers, then retry"),
+    "QUANTITY_NOT_POSITIVE": ErrorInfo(
+        "needs_action", "A SUNSKY line has a quantity of zero or less",
+        "Nothing can be ordered below 1: correct the invoice line in Perfex, and place the "
+        "order by hand or leave this one in API Failed"),
+    "QUANTITY_TOO_LARGE": ErrorInfo(
+        "needs_action", "A SUNSKY line's quantity is above MAX_LINE_QUANTITY",
+        "Check the quantity with the customer; if it is right, run MAX_LINE_QUANTITY=N "
+        "dropship orders retry ID (and raise MAX_LINE_QUANTITY for the services)"),
+    "FIELD_TOO_LONG": ErrorInfo(
+        "needs_action", "A shipping detail is longer than SUNSKY takes",
+        "Shorten it: dropship orders edit-address ID --recipient/--street/--city/--state/"
+        "--postcode ..., then dropship orders retry ID"),
     "COUNTRY_NOT_SUPPORTED": ErrorInfo(
         "needs_action", "SUNSKY does not ship to this country",
         "Use an address in a country SUNSKY ships to, or cancel the order"),

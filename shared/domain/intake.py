@@ -9,6 +9,7 @@ persists it.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
@@ -26,6 +27,13 @@ from shared.domain.order import (
 
 ACTOR = "invoice_listener"
 _BR = re.compile(r"<br\s*/?>", re.IGNORECASE)
+# Most units of one item on one order line (setting MAX_LINE_QUANTITY): a bigger quantity is
+# far more likely a typo than an order, and createOrder charges the balance at once.
+DEFAULT_MAX_LINE_QUANTITY = 10_000
+# What createOrder's deliveryAddress takes (sunsky-open-api.md 6.3; third-party figures, not
+# confirmed by SUNSKY): longer values are refused before the call, with the field named.
+SUNSKY_FIELD_LIMITS = (("recipient", 32), ("address_line1", 100), ("address_line2", 100),
+                       ("city", 40), ("state", 40), ("postcode", 20))
 
 
 @dataclass(frozen=True)
@@ -54,7 +62,8 @@ Decision = Ignore | NoChange | Save
 
 
 def decide_invoice_event(
-    existing: Order | None, event: InvoiceCreated | InvoicePaid, *, auto_place: bool, now: datetime
+    existing: Order | None, event: InvoiceCreated | InvoicePaid, *, auto_place: bool, now: datetime,
+    max_quantity: int = DEFAULT_MAX_LINE_QUANTITY,
 ) -> Decision:
     invoice = event.data.invoice
     if invoice.is_draft:
@@ -67,15 +76,15 @@ def decide_invoice_event(
         snapshot = snapshot_order(event)
         return Save(new_order_history(snapshot, reason="invoice created", actor=ACTOR, now=now),
                     publish_ready=False)
-    return _on_paid(existing, event, auto_place=auto_place, now=now)
+    return _on_paid(existing, event, auto_place=auto_place, now=now, max_quantity=max_quantity)
 
 
 def _on_paid(existing: Order | None, event: InvoicePaid, *, auto_place: bool,
-             now: datetime) -> Decision:
+             now: datetime, max_quantity: int) -> Decision:
     if existing is not None and existing.status != OrderStatus.PENDING_PAYMENT:
         return NoChange(f"order {existing.id} already paid ({existing.status.label})")
     fresh = replace(snapshot_order(event), paid_at=now)
-    problem = validate_for_placement(fresh, now)
+    problem = validate_for_placement(fresh, now, max_quantity=max_quantity)
     if existing is None:
         target = OrderStatus.API_FAILED if problem else OrderStatus.READY_TO_PLACE
         reason = f"invoice paid; {problem.code}" if problem else "invoice paid"
@@ -122,8 +131,8 @@ def _line_order(value: str | None) -> int:
 
 
 def _item(line_no: int, line: PerfexItem) -> OrderItem:
-    # The quantity is kept as Perfex sent it; validate_for_placement rejects a fractional or
-    # non-positive one with FRACTIONAL_QUANTITY before anything is placed.
+    # The quantity is kept as Perfex sent it; validate_for_placement refuses a non-positive,
+    # fractional or too large one, each with its own code, before anything is placed.
     return OrderItem(line_no=line_no, product_name=line.description or (line.sunsky_sku or ""),
                      sku=line.sunsky_sku or "", quantity=line.qty, unit_price=line.rate,
                      line_total=(line.qty * line.rate).quantize(Decimal("0.01")))
@@ -184,16 +193,12 @@ def _clean(value: str | None) -> str | None:
     return text or None
 
 
-def _whole_positive(quantity: Decimal) -> bool:
-    return quantity > 0 and quantity == quantity.to_integral_value()
-
-
-def validate_for_placement(order: Order, now: datetime) -> OrderError | None:
+def validate_for_placement(order: Order, now: datetime, *,
+                           max_quantity: int = DEFAULT_MAX_LINE_QUANTITY) -> OrderError | None:
     """The first reason the order cannot be sent to SUNSKY, checked without calling SUNSKY."""
-    if any(not _whole_positive(item.quantity) for item in order.items):
-        bad = ", ".join(f"{i.sku} x{i.quantity}" for i in order.items
-                        if not _whole_positive(i.quantity))
-        return order_error("FRACTIONAL_QUANTITY", now, detail=f"lines: {bad}")
+    problem = _quantity_problem(order, now, max_quantity)
+    if problem is not None:
+        return problem
     ship = order.shipping
     if not ship.address_line1 and not ship.city and not ship.country_iso2:
         return order_error("ADDRESS_MISSING", now)
@@ -205,6 +210,24 @@ def validate_for_placement(order: Order, now: datetime) -> OrderError | None:
         return order_error("RECIPIENT_MISSING", now)
     if not ship.phone:
         return order_error("PHONE_MISSING", now)
+    too_long = [f"{name} has {len(value)} characters (SUNSKY takes {limit})"
+                for name, limit in SUNSKY_FIELD_LIMITS
+                if len(value := getattr(ship, name) or "") > limit]
+    if too_long:
+        return order_error("FIELD_TOO_LONG", now, detail="; ".join(too_long))
+    return None
+
+
+def _quantity_problem(order: Order, now: datetime, max_quantity: int) -> OrderError | None:
+    checks: tuple[tuple[str, Callable[[Decimal], bool], str], ...] = (
+        ("QUANTITY_NOT_POSITIVE", lambda q: q <= 0, ""),
+        ("FRACTIONAL_QUANTITY", lambda q: q != q.to_integral_value(), ""),
+        ("QUANTITY_TOO_LARGE", lambda q: q > max_quantity, f" (at most {max_quantity})"),
+    )
+    for code, wrong, bound in checks:
+        bad = [f"{i.sku} x{i.quantity}" for i in order.items if wrong(i.quantity)]
+        if bad:
+            return order_error(code, now, detail=f"lines: {', '.join(bad)}{bound}")
     return None
 
 

@@ -9,15 +9,18 @@ raw bytes, validated by our pydantic models, not Faust's codecs.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
+import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, Protocol
 
 import faust
 
+from shared.logs import install_redaction
 from shared.messaging import faust_transport
 from shared.messaging.deadletter import DeadLetters
 from shared.messaging.envelope import Envelope
@@ -25,6 +28,9 @@ from shared.messaging.policy import Handler, process
 from shared.settings import Settings
 
 logger = logging.getLogger(__name__)
+
+WORKER_STOP_SECONDS = 12.0  # within the 15 s operators (and dropship dev) give a worker
+EXIT_STOP_DEADLINE = 75  # EX_TEMPFAIL: stopped by the deadline, not cleanly
 
 
 class Resources(Protocol):
@@ -73,6 +79,8 @@ def make_app(settings: Settings, service: str, resources: Resources) -> ServiceA
         broker_heartbeat_interval=min(1.0, settings.kafka_session_timeout_seconds / 5),
         broker_commit_interval=1.0,
         producer_acks=-1,
+        # how soon a consumer sees a topic the topic keeper re-created (Kafka's default: 5 min)
+        consumer_metadata_max_age_ms=int(max(5.0, settings.topic_check_seconds) * 1000),
     )
     app.resources = resources
     app.fetch_max_wait_ms = settings.kafka_fetch_max_wait_ms
@@ -128,16 +136,48 @@ def periodic(app: faust.App, interval: float, job: Callable[[], Awaitable[Any]],
     app.timer(interval, name=name)(tick)
 
 
-class _Worker(faust.Worker):
-    """Faust's worker, stopped as cleanly by SIGHUP (a closed terminal, a supervisor) as by
-    SIGTERM: by default SIGHUP would end the process without stopping the app."""
+class Worker(faust.Worker):
+    """Faust's worker with our redaction filter on the log handlers it installs, SIGHUP (a
+    closed terminal, a supervisor) handled like SIGTERM (by default it would end the process
+    without stopping the app), and a hard stop deadline.
+
+    A stop signal starts a graceful stop; whatever still blocks ``WORKER_STOP_SECONDS`` later
+    (Faust committing to a broker that is gone, a producer flushing into the void) does not keep
+    the process: it exits then. Nothing is lost by it: a message is acked only once its
+    transaction committed, so what was not committed is delivered again, and outbox rows are
+    marked sent only after the broker acknowledged them.
+    """
+
+    def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
+        super().on_setup_root_logger(logger, level)
+        install_redaction(logger)
 
     def _install_signal_handlers_unix(self) -> None:
         super()._install_signal_handlers_unix()
         self.loop.add_signal_handler(signal.SIGHUP, self._on_sigterm)
 
+    def _schedule_shutdown(self, signal: signal.Signals) -> None:  # mode.Worker's hook
+        first = not self._signal_stop_time
+        super()._schedule_shutdown(signal)
+        if first:
+            _exit_after(WORKER_STOP_SECONDS)
+
+
+def _exit_after(seconds: float) -> None:
+    def exit_now() -> None:
+        logger.error("still stopping %.0fs after the stop signal: exiting now (messages not "
+                     "committed are delivered again, unsent outbox rows stay queued)", seconds)
+        for handler in logging.getLogger().handlers:
+            with contextlib.suppress(Exception):
+                handler.flush()
+        os._exit(EXIT_STOP_DEADLINE)
+
+    timer = threading.Timer(seconds, exit_now)
+    timer.daemon = True
+    timer.start()
+
 
 def run_worker(app: faust.App, loglevel: str = "info") -> None:
     """Run the app until SIGINT/SIGTERM/SIGHUP (blocks; owns the event loop)."""
-    worker = _Worker(app, loglevel=loglevel, quiet=True)
+    worker = Worker(app, loglevel=loglevel, quiet=True)
     worker.execute_from_commandline()

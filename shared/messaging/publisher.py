@@ -12,6 +12,7 @@ from aiokafka import AIOKafkaProducer
 logger = logging.getLogger(__name__)
 
 Headers = Sequence[tuple[str, bytes]]
+STOP_SECONDS = 2.0
 
 
 class Publisher(Protocol):
@@ -53,9 +54,15 @@ class KafkaPublisher:
         return producer
 
     async def stop(self) -> None:
+        """Close the producer; records the broker has not acknowledged within ``STOP_SECONDS`` are
+        dropped: every sender here waits for the acknowledgement before it counts a record as
+        sent (the outbox relay, dead-lettering), so those are sent again by the next process."""
         if self._producer is not None:
             producer, self._producer = self._producer, None
-            await producer.stop()
+            try:
+                await asyncio.wait_for(producer.stop(), STOP_SECONDS)
+            except TimeoutError:
+                logger.warning("broker unreachable: producer closed with records unsent")
 
     async def publish(self, topic: str, key: str | None, value: bytes,
                       headers: Headers = ()) -> None:

@@ -1,12 +1,22 @@
 """Reading a time window of a topic from its start, for admin replays (plain Kafka protocol).
 
-``read_window`` returns every record of a topic whose timestamp falls in ``[since, until)``.
-Timestamps are filtered client-side: ListOffsets-by-timestamp is unreliable on Tansu.
-``replay.cycle`` counts how often a record was replayed (``cycle_of``).
+``Window.batches()`` yields the records of a topic whose timestamp falls in ``[since, until)``,
+one partition after the other, in offset order, in batches of at most ``batch`` records: a
+replay of a topic of any size holds one batch in memory (plus the client's fetch buffer of one
+partition), never the topic. Timestamps are filtered client-side: ListOffsets-by-timestamp is
+unreliable on Tansu.
+
+A partition is read up to its end offset at the start of the read. Tansu reports a wrong end
+offset (the last batch's base offset + 1, however many records that batch holds): when a record
+at or past the reported end shows up, the partition is read until a fetch comes back empty or
+a record is past ``until`` instead. ``replay.cycle`` counts how often a record was replayed
+(``cycle_of``).
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -15,6 +25,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from shared.settings import Settings
 
 H_CYCLE = "replay.cycle"
+DEFAULT_BATCH = 500
 
 
 def cycle_of(headers: Any) -> int:
@@ -24,48 +35,59 @@ def cycle_of(headers: Any) -> int:
     return 0
 
 
-async def read_window(settings: Settings, topic: str, since: datetime | None,
-                      until: datetime) -> list[Any]:
-    """Records of ``topic`` up to its current end, with since <= timestamp < until."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers,
-                                enable_auto_commit=False, group_id=None)
-    try:
-        await consumer.start()
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        if not partitions:
+@dataclass
+class Window:
+    """A time window of one topic, read in bounded batches."""
+
+    settings: Settings
+    topic: str
+    since: datetime | None
+    until: datetime
+    batch: int = DEFAULT_BATCH
+
+    async def batches(self) -> AsyncIterator[list[Any]]:
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap_servers,
+                                    enable_auto_commit=False, group_id=None,
+                                    max_partition_fetch_bytes=1_048_576)
+        try:
+            await consumer.start()
+            for tp in await _partitions(consumer, self.topic):
+                consumer.assign([tp])
+                await consumer.seek_to_beginning(tp)
+                async for rows in self._drain(consumer, tp):
+                    yield rows
+        finally:
             await consumer.stop()
-            consumer = await _with_metadata(settings, topic)
-            partitions = [TopicPartition(topic, p)
-                          for p in consumer.partitions_for_topic(topic) or ()]
-        return await _drain(consumer, partitions, since, until)
-    finally:
-        await consumer.stop()
+
+    async def _drain(self, consumer: AIOKafkaConsumer, tp: TopicPartition
+                     ) -> AsyncIterator[list[Any]]:
+        end = (await consumer.end_offsets([tp]))[tp]
+        if await consumer.position(tp) >= end:
+            return  # empty, or every record expired (retention)
+        until_ms, end_is_right = self.until.timestamp() * 1000, True
+        while True:
+            got = (await consumer.getmany(tp, timeout_ms=1000, max_records=self.batch)).get(
+                tp, [])
+            if not got:
+                if end_is_right:
+                    continue  # records below the end exist: they are on their way
+                return
+            end_is_right = end_is_right and got[-1].offset < end
+            rows = [r for r in got if in_window(r.timestamp, self.since, self.until)]
+            if rows:
+                yield rows
+            if end_is_right and await consumer.position(tp) >= end:
+                return
+            if got[-1].timestamp >= until_ms:
+                return  # past the window: what follows was written after it
 
 
-async def _with_metadata(settings: Settings, topic: str) -> AIOKafkaConsumer:
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=settings.kafka_bootstrap_servers,
-                                enable_auto_commit=False, group_id=None)
-    await consumer.start()
-    consumer.unsubscribe()
-    return consumer
-
-
-async def _drain(consumer: AIOKafkaConsumer, partitions: list[TopicPartition],
-                 since: datetime | None, until: datetime) -> list[Any]:
-    if not partitions:
-        return []
-    consumer.assign(partitions)
-    await consumer.seek_to_beginning(*partitions)
-    ends = await consumer.end_offsets(partitions)
-    # a partition whose records all expired (retention) starts at its end: nothing to read
-    pending = {tp for tp in partitions if await consumer.position(tp) < ends[tp]}
-    records: list[Any] = []
-    while pending:
-        batch = await consumer.getmany(*pending, timeout_ms=1000)
-        for rows in batch.values():
-            records += [r for r in rows if in_window(r.timestamp, since, until)]
-        pending = {tp for tp in pending if await consumer.position(tp) < ends[tp]}
-    return sorted(records, key=lambda r: (r.timestamp, r.partition, r.offset))
+async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
+    found = consumer.partitions_for_topic(topic)
+    if not found:  # not in the bootstrap metadata yet: ask for this topic alone
+        await consumer._client.force_metadata_update()
+        found = consumer.partitions_for_topic(topic)
+    return [TopicPartition(topic, p) for p in sorted(found or ())]
 
 
 def in_window(timestamp_ms: int, since: datetime | None, until: datetime) -> bool:

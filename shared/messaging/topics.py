@@ -4,6 +4,12 @@ Automatic topic creation is off in production, so every service start and ``drop
 create the topics they need explicitly with the configured partition count. Creating a topic that
 exists is a no-op. Note that aiokafka's admin client does not raise on per-topic errors: it returns
 them in the response, so they are checked here.
+
+A broker that lost its topics (the embedded one restarted, a cluster rebuilt) must not wait for
+a person: every service runs a ``TopicKeeper`` that re-creates missing topics every
+``TOPIC_CHECK_SECONDS`` and whenever the outbox relay failed to publish. It keeps all the
+lifecycle topics, not only the service's own: every service's relay publishes from the one
+shared outbox, so any of them may need any topic.
 """
 
 from __future__ import annotations
@@ -76,6 +82,40 @@ async def _create(bootstrap: str, new_topics: list[NewTopic], attempts: int = 3)
             logger.warning("Broker %s dropped the connection; retrying topic creation", bootstrap)
             await wait_for_broker(bootstrap, BROKER_WAIT_SECONDS)
     raise AssertionError("unreachable")
+
+
+class TopicKeeper:
+    """Makes sure ``names`` (with the prefix) exist; answers within ``timeout`` seconds."""
+
+    def __init__(self, settings: Settings, names: Iterable[str] = ALL_TOPICS, *,
+                 timeout: float = 10.0) -> None:
+        self._settings, self._timeout = settings, timeout
+        self._wanted = {settings.topic(name): name for name in names}
+
+    async def ensure(self, topics: Iterable[str] = ()) -> list[str]:
+        """Create what is missing; returns the topics created. ``topics`` (say, those a publish
+        just failed on) are checked too when they are ours; others are logged and left alone.
+        Raises ``BrokerUnavailable`` when the broker does not answer."""
+        strangers = sorted(set(topics) - set(self._wanted))
+        if strangers:
+            logger.warning("not re-creating topics this service does not know: %s", strangers)
+        bootstrap = self._settings.kafka_bootstrap_servers
+        try:
+            async with asyncio.timeout(self._timeout), _admin(bootstrap) as admin:
+                existing = set(await admin.list_topics())  # all topics: never auto-creates
+        except (KafkaError, OSError, TimeoutError) as exc:
+            raise BrokerUnavailable(f"no Kafka broker answered at {bootstrap}: {exc!r}") from exc
+        missing = [name for full, name in self._wanted.items() if full not in existing]
+        if not missing:
+            return []
+        settings = self._settings
+        created = await _create(bootstrap, [NewTopic(settings.topic(n), settings.topic_partitions,
+                                                     settings.topic_replication)
+                                            for n in missing])
+        if created:
+            logger.warning("created %d missing topic(s) on %s: %s", len(created), bootstrap,
+                           " ".join(sorted(created)))
+        return created
 
 
 async def list_topics(settings: Settings) -> list[str]:

@@ -14,13 +14,13 @@ import asyncio
 import itertools
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import pytest_asyncio
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from devtools.supervisor import Supervisor, dropship_argv
 from sandbox.runner import RunningSandbox
@@ -117,6 +117,54 @@ class Pipeline:
             await consumer.stop()
         return records
 
+    async def last_offsets(self, topic: str) -> dict[int, int]:
+        """Partition -> the offset after the last record now on ``topic`` (read to the end:
+        Tansu's end offsets are wrong for multi-record batches)."""
+        consumer = AIOKafkaConsumer(self.settings.topic(topic),
+                                    bootstrap_servers=self.settings.kafka_bootstrap_servers,
+                                    auto_offset_reset="earliest", enable_auto_commit=False)
+        await consumer.start()
+        ends: dict[int, int] = {}
+        try:
+            while batch := await consumer.getmany(timeout_ms=1000):
+                for tp, records in batch.items():
+                    ends[tp.partition] = records[-1].offset + 1
+        finally:
+            await consumer.stop()
+        return ends
+
+    async def committed(self, service: str, topic: str, partitions: Iterable[int]
+                        ) -> dict[int, int]:
+        """The offsets ``service``'s consumer group committed (-1: none yet). Read in assign
+        mode, so the group sees no new member and does not rebalance."""
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap_servers,
+                                    group_id=self.settings.app_id(service),
+                                    enable_auto_commit=False)
+        await consumer.start()
+        try:
+            name = self.settings.topic(topic)
+            return {p: (await consumer.committed(TopicPartition(name, p))) or -1
+                    for p in partitions}
+        finally:
+            await consumer.stop()
+
+    async def consumed(self, service: str, topic: str, *, timeout: float = 60) -> None:
+        """Wait until ``service`` has committed past every message on ``topic`` now, after
+        the outbox is drained: the observable end of whatever those messages caused (instead
+        of sleeping before asserting that something did not happen)."""
+        await self.eventually(self.outbox_drained, timeout=timeout, what="outbox drained")
+        targets = await self.last_offsets(topic)
+
+        async def passed() -> bool:
+            done = await self.committed(service, topic, targets)
+            return all(done[p] >= end for p, end in targets.items())
+
+        await self.eventually(passed, timeout=timeout, what=f"{service} consumed {topic}")
+
+    async def outbox_drained(self) -> bool:
+        return not await self.pool.fetchval(
+            "SELECT count(*) FROM outbox WHERE published_at IS NULL")
+
     async def sunsky_requests(self, path: str) -> list[dict[str, Any]]:
         import httpx
 
@@ -171,13 +219,15 @@ async def pipeline_factory(stack_settings: Settings, sandbox: RunningSandbox,
                            tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[Pipeline]]]:
     made: list[Pipeline] = []
 
-    async def make(partitions: int = 4, dedupe: bool = False, **env: str) -> Pipeline:
+    async def make(partitions: int = 4, dedupe: bool = False, *, bootstrap: str | None = None,
+                   **env: str) -> Pipeline:
         n = next(_counter)
         base = stack_settings.database_schema
         settings = stack_settings.model_copy(update={
             "database_schema": f"{base}_e{n}",
             "topic_prefix": f"{stack_settings.topic_prefix}e{n}.",
-            "group_prefix": f"{stack_settings.group_prefix}e{n}", "topic_partitions": partitions})
+            "group_prefix": f"{stack_settings.group_prefix}e{n}", "topic_partitions": partitions,
+            "kafka_bootstrap_servers": bootstrap or stack_settings.kafka_bootstrap_servers})
         assert settings.database_url is not None
         pool = await create_pool(settings.database_url, settings.database_schema)
         await migrate(pool, settings.database_schema)

@@ -10,7 +10,6 @@ from collections import Counter
 import pytest
 
 from devtools.perfex_events import address, encode, invoice_event, random_valid_event
-from shared.messaging.topics import ensure_topics
 from shared.settings import TOPIC_INVOICE_PAID
 from tests.e2e.test_pipeline import placed_count, run_cli
 
@@ -114,7 +113,7 @@ async def test_admin_fixes_a_bad_address_then_retries(pipeline_factory) -> None:
     await pipeline.eventually(placed, what="placed after the fix")
     again = await run_cli(pipeline, "orders", "retry", str(order_id))
     assert "skipped, it is Placed" in again
-    await asyncio.sleep(1)
+    await pipeline.consumed("placer", "order.ready")  # every order.ready handled, none pending
     assert len(await pipeline.sunsky_requests(CREATE)) == 1
 
 
@@ -123,7 +122,7 @@ async def test_broker_loses_everything_mid_run(pipeline_factory, embedded_broker
         pytest.skip("needs the embedded broker to restart it (KAFKA_BOOTSTRAP_SERVERS is set)")
     pipeline = await pipeline_factory(
         partitions=4, SWEEP_INTERVAL_SECONDS="1", STALE_READY_SECONDS="3",
-        STUCK_PLACING_SECONDS="5", **FAST_RETRIES)
+        STUCK_PLACING_SECONDS="5", TOPIC_CHECK_SECONDS="2", **FAST_RETRIES)
     await start_all(pipeline, "invoice-listener", "placer", "retrier")
     await pipeline.sandbox_post("/_sandbox/faults",
                                 {"latency_ms": 40, "latency_paths": [CREATE]})
@@ -135,8 +134,7 @@ async def test_broker_loses_everything_mid_run(pipeline_factory, embedded_broker
         return len(statuses) == len(invoices) and 0 < Counter(statuses.values())["placed"]
 
     await pipeline.eventually(all_known_some_placed, timeout=90, what="mid-run")
-    await asyncio.to_thread(embedded_broker.restart)
-    await ensure_topics(pipeline.settings)  # what `dropship topics` (or Kafka) would do
+    await asyncio.to_thread(embedded_broker.restart)  # no person re-creates the topics
     await pipeline.sandbox_post("/_sandbox/faults", {})
     await pipeline.eventually(lambda: placed_count(pipeline, len(invoices)), timeout=150,
                               what="every order placed after the broker lost its data")
@@ -156,9 +154,11 @@ async def test_replaying_failed_orders_twice_places_nothing_twice(pipeline_facto
 
     await pipeline.eventually(all_failed, what="all waiting for money")
     await pipeline.sandbox_post("/_sandbox/balance", {"set": "500.00"})
+    queued = await pipeline.pool.fetchval("SELECT count(*) FROM outbox")
     dry = await run_cli(pipeline, "replay", "--topic", "order.api_failed", "--dry-run")
     assert "replayed 3" in dry
-    await asyncio.sleep(2)
+    # the dry run has finished: it queued nothing that could reach the placer later
+    assert await pipeline.pool.fetchval("SELECT count(*) FROM outbox") == queued
     assert set((await pipeline.statuses()).values()) == {"api_failed"}
     assert await pipeline.sunsky_requests(CREATE) == []
 
@@ -167,7 +167,7 @@ async def test_replaying_failed_orders_twice_places_nothing_twice(pipeline_facto
     await pipeline.eventually(lambda: placed_count(pipeline, 3), what="replayed orders placed")
     second = await run_cli(pipeline, "replay", "--topic", "order.api_failed")
     assert "replayed 0" in second and "3 already placed" in second
-    await asyncio.sleep(1)
+    await pipeline.consumed("placer", "order.ready")
     assert len(await pipeline.sunsky_requests(CREATE)) == 3
     await pipeline.assert_one_sunsky_order_each(invoices)
     runs = await pipeline.pool.fetch("SELECT dry_run, replayed FROM replays ORDER BY id")

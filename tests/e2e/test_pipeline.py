@@ -92,7 +92,8 @@ async def test_placer_killed_mid_create_order_still_places_exactly_once(
         return (await pipeline.statuses()).get("30001") == "placing"
 
     await pipeline.eventually(placing, timeout=60, what="intent recorded")
-    await asyncio.sleep(0.5)  # createOrder is now in flight at the sandbox
+    await pipeline.eventually(lambda: pipeline.sunsky_requests(CREATE),
+                              what="createOrder in flight at the sandbox")
     pipeline.supervisor.kill("placer")
     await pipeline.sandbox_post("/_sandbox/faults", {})
     await pipeline.start("placer-restarted", "placer")
@@ -147,7 +148,10 @@ async def test_auto_place_off_waits_for_an_admin(pipeline_factory) -> None:
             await pipeline.statuses()) == 2
 
     await pipeline.eventually(both_ready, what="orders waiting in Ready to Place")
-    await asyncio.sleep(2)
+    await pipeline.consumed("invoice-listener", "invoice.paid")
+    assert await pipeline.pool.fetchval(
+        "SELECT count(*) FROM outbox WHERE topic = $1",
+        pipeline.settings.topic("order.ready")) == 0  # the placer's only way in
     assert await pipeline.sunsky_requests(CREATE) == []
     order_id = await pipeline.pool.fetchval("SELECT id FROM orders WHERE invoice_id='50001'")
     output = await run_cli(pipeline, "orders", "place", str(order_id))

@@ -187,9 +187,10 @@ async def test_duplicate_stale_and_forged_callbacks_follow_what_sunsky_says(
     assert await trk.callback("order/shipped", {"status": 3}) == 400  # no order number
     # An event we do not know, or a form-encoded body: 200, and verified like any other.
     assert await trk.callback("order/lost", forged) == 200
+    queued_at = len(trk.p.log("tracker"))
     assert await trk.callback("", f"event=order%2Fshipped&number={first_no}".encode()) == 200
     await trk.p.eventually(lambda: trk.details_calls(first_no), what="forged callback checked")
-    await asyncio.sleep(0.5)
+    await trk.p.wait_for_log("tracker", f"callbacks verified for {first_no}", after=queued_at)
     assert (await trk.p.statuses())[first] == "processing"
     assert (await trk.row(first))["tracking_number"] is None
 

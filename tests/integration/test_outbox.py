@@ -46,7 +46,8 @@ async def test_concurrent_relays_publish_each_row_once_in_order(stack_settings) 
                                             [("message_id", str(n).encode())])
             await uow.commit()
         published: list[str] = []
-        relays = [OutboxRelay(pool, RecordingPublisher(published), batch=25) for _ in range(3)]
+        relays = [OutboxRelay(lambda: PgUnitOfWork(pool), RecordingPublisher(published), batch=25)
+                  for _ in range(3)]
         sent = await asyncio.gather(*(relay.flush() for relay in relays))
         assert sum(sent) == 120
         assert published == [f"{n:04d}" for n in range(120)]

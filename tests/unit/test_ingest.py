@@ -215,19 +215,21 @@ def test_the_ingest_refuses_to_start_without_a_usable_secret(secret: str) -> Non
 # --- group commit (services/ingest/batching.py) -------------------------------------------
 async def test_concurrent_events_share_claims_and_each_gets_its_own_answer() -> None:
     rig = Rig()
-    answers = await asyncio.gather(*(rig.post(event(str(n)), f"evt-{n}") for n in range(40)))
+    invoices = range(1, 41)  # Perfex invoice ids start at 1
+    answers = await asyncio.gather(*(rig.post(event(str(n)), f"evt-{n}") for n in invoices))
     assert [a[1]["status"] for a in answers] == ["accepted"] * 40
     assert len(rig.publisher.records) == 40
     assert len(rig.ledger.claims) < 40  # grouped: fewer transactions than events
-    assert sorted(i for c in rig.ledger.claims for i in c) == sorted(f"evt-{n}" for n in range(40))
+    assert sorted(i for c in rig.ledger.claims for i in c) == sorted(f"evt-{n}" for n in invoices)
 
 
 async def test_one_event_the_broker_refuses_is_503_and_the_rest_of_its_group_202() -> None:
     rig = Rig()
     rig.publisher.fail_keys["13"] = KafkaConnectionError("partition leader gone")
-    answers = await asyncio.gather(*(rig.post(event(str(n)), f"evt-{n}") for n in range(20)))
+    invoices = range(1, 21)  # Perfex invoice ids start at 1
+    answers = await asyncio.gather(*(rig.post(event(str(n)), f"evt-{n}") for n in invoices))
 
-    statuses = {f"evt-{n}": a[0] for n, a in enumerate(answers)}
+    statuses = {f"evt-{n}": a[0] for n, a in zip(invoices, answers, strict=True)}
     assert statuses.pop("evt-13") == 503 and set(statuses.values()) == {202}
     assert "evt-13" not in rig.ledger.accepted and len(rig.ledger.accepted) == 19
     del rig.publisher.fail_keys["13"]

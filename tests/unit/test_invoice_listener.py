@@ -12,7 +12,7 @@ from shared.domain.order import OrderStatus
 from shared.messaging.envelope import Envelope
 from shared.messaging.policy import MessageRejected
 from shared.settings import Settings
-from tests.fakes import FakeStore, fake_uow_factory
+from tests.fakes import FakeStore, FakeUnitOfWork, fake_uow_factory
 
 SETTINGS = Settings(topic_prefix="t.")
 
@@ -100,7 +100,34 @@ async def test_broken_messages_are_rejected_with_a_reason(
     assert caught.value.detail
 
 
+class UnreachableOutbox:
+    """The database connection drops at the outbox write, mid-transaction."""
+
+    async def add(self, topic: str, key: str | None, value: bytes, headers=()) -> None:
+        raise ConnectionError("connection lost writing the outbox")
+
+
+class OutboxFailsUnitOfWork(FakeUnitOfWork):
+    async def __aenter__(self) -> FakeUnitOfWork:
+        unit = await super().__aenter__()
+        unit.outbox = UnreachableOutbox()
+        return unit
+
+
 async def test_failed_transaction_leaves_no_trace(store: FakeStore) -> None:
+    raw = envelope(encode(invoice_event("invoice.paid", 9, event_id="evt-9")))
+    failing = InvoiceListener(SETTINGS, lambda: OutboxFailsUnitOfWork(store))
+    with pytest.raises(ConnectionError):
+        await failing.handle(raw)
+    # nothing of the half-done transaction: no order, no message, not even "processed"
+    assert store.orders == {} and store.outbox == [] and store.processed == set()
+    # so the redelivery (the policy retries in place) does all of it, once
+    await InvoiceListener(SETTINGS, fake_uow_factory(store)).handle(raw)
+    assert len(store.orders) == 1 and len(store.messages("order.ready")) == 1
+
+
+async def test_a_failing_post_commit_hook_keeps_state_and_outbox_together(
+        store: FakeStore) -> None:
     def exploding_committed() -> None:
         raise RuntimeError("boom after commit")
 

@@ -45,3 +45,24 @@ def test_webhook_secrets_are_masked_in_the_settings_view_and_in_log_lines() -> N
     assert secret not in str(view)
     assert redact(f"configured with {secret} twice: {secret}") == (
         "configured with whsec_*** twice: whsec_***")
+
+
+def test_a_registered_secret_is_masked_anywhere_even_in_a_traceback() -> None:
+    import io
+
+    from shared.logs import install_redaction, register_secret
+
+    register_secret("Zq8-registered-secret", "", None, "abc")  # short or empty: ignored
+    stream = io.StringIO()
+    logger = logging.getLogger("test_secrets.replaced")
+    logger.handlers[:] = [logging.StreamHandler(stream)]  # as Faust replaces the handlers
+    logger.propagate = False
+    install_redaction(logger)
+    install_redaction(logger)  # once is enough: no second filter
+    try:
+        raise RuntimeError("connect to https://x/?key=k&sig=Zq8-registered-secret failed")
+    except RuntimeError:
+        logger.exception("call with %s failed", "Zq8-registered-secret")
+    text = stream.getvalue()
+    assert "Zq8-registered-secret" not in text and "sig=*** failed" in text
+    assert "abc" in redact("abc") and len(logger.handlers[0].filters) == 1

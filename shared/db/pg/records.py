@@ -1,24 +1,15 @@
-"""Small asyncpg adapters: outbox rows, the inbox (processed messages, ignored invoices), shop
-settings, advisory locks and the replay audit (0001_orders.sql, 0002_retries.sql)."""
+"""Small asyncpg adapters: the inbox (processed messages, ignored invoices), shop settings,
+advisory locks and the replay audit (0001_orders.sql, 0002_retries.sql). The outbox has its
+own module (``shared.db.pg.outbox``)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import asyncpg
 
-from shared.db.repository import Headers, ReplayAudit, ReplayRecord
-
-
-class PgOutbox:
-    def __init__(self, conn: asyncpg.Connection) -> None:
-        self._conn = conn
-
-    async def add(self, topic: str, key: str | None, value: bytes, headers: Headers = ()) -> None:
-        pairs = [[k, v.decode("utf-8", "replace")] for k, v in headers]
-        await self._conn.execute(
-            "INSERT INTO outbox (topic, key, value, headers) VALUES ($1, $2, $3, $4::jsonb)",
-            topic, key, value, pairs)
+from shared.db.repository import ReplayAudit, ReplayRecord
 
 
 class PgInbox:
@@ -37,6 +28,12 @@ class PgInbox:
             "INSERT INTO ignored_invoices (invoice_id, event_id, event_type, reason)"
             " VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
             invoice_id, event_id, event_type, reason)
+
+    async def prune(self, before: datetime, limit: int) -> int:
+        status = await self._conn.execute(
+            "DELETE FROM processed_messages WHERE ctid = ANY(ARRAY(SELECT ctid FROM"
+            " processed_messages WHERE processed_at < $1 LIMIT $2))", before, limit)
+        return int(status.rsplit(" ", 1)[-1])
 
 
 class PgSettingsStore:

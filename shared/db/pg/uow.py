@@ -13,8 +13,9 @@ import asyncpg
 
 from shared.db.pg.accounts import PgAdminAccounts, PgHealthReads, PgIdempotencyKeys
 from shared.db.pg.orders import PgOrderRepository
+from shared.db.pg.outbox import PgOutbox
 from shared.db.pg.overview import PgOverview
-from shared.db.pg.records import PgInbox, PgLocks, PgOutbox, PgReplays, PgSettingsStore
+from shared.db.pg.records import PgInbox, PgLocks, PgReplays, PgSettingsStore
 from shared.db.pg.tracking import PgTrackingReads
 from shared.db.repository import (
     AdminAccounts,
