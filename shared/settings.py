@@ -100,9 +100,13 @@ class Settings(BaseSettings):
     sunsky_api_secret: SecretStr = Field(default=SecretStr(""))
     sunsky_timeout_seconds: float = Field(default=15.0, gt=0)
     sunsky_connect_timeout_seconds: float = Field(default=5.0, gt=0)
-    # SUNSKY's per-account limits are not public; ~2 calls/s is what integrators use.
-    # 0 switches the limiter off (the sandbox, benchmarks).
-    sunsky_max_calls_per_second: float = Field(default=2.0, ge=0)
+    # SUNSKY's limits are per account and not public; ~2 calls/s is what integrators use.
+    # One budget for every process of the account, in PostgreSQL (shared/sunsky/budget.py);
+    # 0 switches it off (the sandbox, tests, benchmarks).
+    sunsky_account_calls_per_second: float = Field(default=2.0, ge=0)
+    sunsky_account_calls_burst: int = Field(default=4, ge=1)
+    # The part of the rate tracking sweeps keep however busy placement is.
+    sunsky_budget_tracking_share: float = Field(default=0.1, ge=0, lt=1)
     sunsky_read_retries: int = Field(default=3, ge=0)
 
     # --- business -------------------------------------------------------------------------
@@ -188,6 +192,15 @@ class Settings(BaseSettings):
     admin_forwarded_allow_ips: str = Field(default="127.0.0.1")
 
     log_level: str = Field(default="INFO")
+
+    @field_validator("sunsky_budget_tracking_share")
+    @classmethod
+    def _burst_holds_the_share(cls, share: float, info: ValidationInfo) -> float:
+        burst = info.data.get("sunsky_account_calls_burst")
+        if share > 0 and burst is not None and burst < 2:
+            raise ValueError(f"SUNSKY_ACCOUNT_CALLS_BURST ({burst}) must be at least 2 when "
+                             f"SUNSKY_BUDGET_TRACKING_SHARE ({share:g}) keeps tracking a token")
+        return share
 
     @field_validator("placing_attempt_deadline_seconds")
     @classmethod
