@@ -5,9 +5,12 @@ pure arithmetic (and so to ``FakeBudgetStore``); several "processes" (a pool and
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
+import sys
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 import asyncpg
 import pytest
@@ -109,3 +112,26 @@ async def test_a_process_that_dies_holding_tokens_costs_the_account_a_lease_once
         await survivor.acquire(P)
     # the rate is back at once: 5 tokens at 5/s (from empty) in about a second, not more
     assert time.monotonic() - started < 1.5
+
+
+async def test_an_admin_command_spends_the_accounts_budget(
+        schema: tuple[str, str], sandbox: Any, pools: list[asyncpg.Pool]) -> None:
+    """``dropship sunsky balance`` with a budget: its call is one of the account's tokens, in
+    the same row the workers use (keyed by the API key, no secret in it)."""
+    url, name = schema
+    env = {**os.environ, "DATABASE_URL": url, "DATABASE_SCHEMA": name,
+           "SUNSKY_BASE_URL": sandbox.base_url, "SUNSKY_API_KEY": sandbox.config.api_key,
+           "SUNSKY_API_SECRET": sandbox.config.api_secret,
+           "SUNSKY_ACCOUNT_CALLS_PER_SECOND": "0.01", "SUNSKY_ACCOUNT_CALLS_BURST": "2"}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", "from cli.main import cli; cli()", "sunsky", "balance", env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert "SUNSKY balance" in out.decode()
+    assert process.returncode == 0, err.decode()
+    row = await pools[0].fetchrow("SELECT * FROM sunsky_call_budget WHERE account = $1",
+                                  sandbox.config.api_key)
+    assert row is not None and row["granted"] == 1
+    # one of the burst's two tokens spent (an admin call takes the pocket's first)
+    assert row["main"] + row["pocket"] == pytest.approx(1.0, abs=0.01)
+    assert sandbox.config.api_secret not in repr(dict(row))
