@@ -140,7 +140,7 @@ class Bench:
             for name, _ in names:
                 await self.procs.wait_for(f"{key}-{name}", READY_LINE, timeout=120)
             cpu_before = self.monitor.cpu_seconds()
-            sent, probes = await self._publish(settings)
+            sent, probes = await self._publish(settings, rate)
             await wait_placed(pool, list(sent), stall_timeout=self.args.stall_timeout)
             cpu = {k: v - cpu_before.get(k, 0.0) for k, v in self.monitor.cpu_seconds().items()}
         finally:
@@ -153,13 +153,15 @@ class Bench:
         return Result(rate, self.args.burst, self.args.orders, sent, probes, rows, requests,
                       cpu, WINDOW)
 
-    async def _publish(self, settings: Settings) -> tuple[dict[str, float], set[str]]:
-        """The backlog at once, then the probes spread over the ideal drain time."""
+    async def _publish(self, settings: Settings,
+                       rate: float) -> tuple[dict[str, float], set[str]]:
+        """The backlog at once, then the probes spread over its ideal drain time (the last
+        one before the backlog can have drained)."""
         topic = settings.topic(TOPIC_INVOICE_PAID)
         events = paid_events(100_000, self.args.orders + self.args.probes, self.rng)
         backlog, late = events[:self.args.orders], events[self.args.orders:]
         sent = await publish_burst(self.publisher, topic, backlog)
-        ideal = 2 * self.args.orders / min(self.args.rates)
+        ideal = 2 * self.args.orders / rate
         spacing = ideal / (len(late) + 1) if late else 0.0
         for event in late:
             await asyncio.sleep(spacing)
