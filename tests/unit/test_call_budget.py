@@ -6,14 +6,18 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from pydantic import ValidationError
 
+from shared.settings import Settings
 from shared.sunsky.budget import (
     LEASE_SECONDS,
     BucketState,
     BudgetConfig,
+    BudgetUnavailable,
     CallBudget,
     Priority,
     paused,
+    refilled,
     take,
     wait_seconds,
 )
@@ -49,6 +53,11 @@ def test_the_sum_of_the_pockets_never_exceeds_the_burst() -> None:
         state = take(CONFIG, state, now, Priority.PLACEMENT, 0)[0]
         assert state.main + state.pocket <= CONFIG.burst + 1e-9
     assert (state.main, state.pocket) == (3.0, 1.0)
+
+
+def test_a_full_pocket_overflows_into_main_and_a_full_main_into_the_pocket() -> None:
+    assert refilled(CONFIG, BucketState(0.0, 1.0, 0.0), 1.0).main == pytest.approx(2.0)
+    assert refilled(CONFIG, BucketState(3.0, 0.0, 0.0), 0.5).pocket == pytest.approx(1.0)
 
 
 def test_tracking_never_starves_placement() -> None:
@@ -125,3 +134,17 @@ async def test_throttled_drops_this_process_leases_and_pauses_the_account() -> N
     started = clock.now
     await budget.acquire(Priority.PLACEMENT)
     assert clock.now - started >= 2.0
+
+
+def test_settings_refuse_a_burst_that_cannot_hold_the_tracking_share() -> None:
+    with pytest.raises(ValidationError, match="SUNSKY_ACCOUNT_CALLS_BURST"):
+        Settings(sunsky_account_calls_burst=1)
+    assert Settings(sunsky_account_calls_burst=1, sunsky_budget_tracking_share=0)
+    budget = CallBudget.from_settings(Settings(sunsky_account_calls_per_second=3))
+    assert budget.config == BudgetConfig(3, burst=4, tracking_share=0.1)
+
+
+async def test_a_budget_without_its_store_lets_no_call_leave() -> None:
+    budget = CallBudget(CONFIG, None)
+    with pytest.raises(BudgetUnavailable):
+        await budget.acquire(Priority.PLACEMENT)
