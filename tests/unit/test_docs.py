@@ -34,3 +34,11 @@ def test_every_environment_variable_in_the_readme_exists() -> None:
     fields = {f.upper() for f in Settings.model_fields}
     assert len(names) > 20
     assert names <= fields, names - fields
+
+
+def test_every_setting_is_documented_in_the_readme() -> None:
+    from shared.settings import Settings
+
+    documented = set(re.findall(r"`([A-Z][A-Z0-9_]+)`", README.read_text()))
+    missing = {f.upper() for f in Settings.model_fields} - documented
+    assert not missing, f"settings missing from the README: {sorted(missing)}"
