@@ -1,7 +1,8 @@
 """Runtime configuration, read once at an entrypoint and passed down (STYLE.md point 11).
 
 Environment variable names are part of the product's interface: users, docker-compose and the
-tests rely on them. Nothing else in the code base reads ``os.environ``.
+tests rely on them. Nothing else the services run reads ``os.environ`` (the dev tools in
+``devtools/`` read it to hand their children an environment).
 
 ``load_settings()`` is what entrypoints call: the environment first, then, for what it does not
 set, the file a running ``dropship dev`` wrote (``STATE_DIR/dev.env``: its broker, database and
