@@ -42,6 +42,9 @@ EXIT_STOP_DEADLINE = 75  # EX_TEMPFAIL: stopped by the deadline, not cleanly
 
 
 class Resources(Protocol):
+    """What a service starts before its agents run. One that has a database also has a
+    ``pool`` attribute (None until started): ``/readyz`` then checks PostgreSQL too."""
+
     async def start(self) -> None: ...
     async def stop(self) -> None: ...
 
@@ -105,10 +108,10 @@ def make_app(settings: Settings, service: str, resources: Resources) -> ServiceA
     app.fetch_max_wait_ms = settings.kafka_fetch_max_wait_ms
     if settings.metrics_port:
         app.ops = OpsServer(service, settings.metrics_host, settings.metrics_port,
-                            checks={"database": pool_check(lambda: getattr(resources, "pool",
-                                                                           None)),
-                                    "consumer": app.consumer_ready},
+                            checks={"consumer": app.consumer_ready},
                             alive=lambda: not app.should_stop)
+        if hasattr(resources, "pool"):
+            app.ops.add_check("database", pool_check(lambda: resources.pool))
 
     @app.on_partitions_revoked.connect
     async def _revoked(*args: Any, **kwargs: Any) -> None:

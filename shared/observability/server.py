@@ -24,7 +24,8 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+from prometheus_client import REGISTRY, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
 from shared.observability import metrics
 
@@ -102,7 +103,7 @@ class OpsServer:
             await self.refresh()
         metrics.READY.set(all(r == "pass" for r in (await self.ready()).values()))
         body = generate_latest(REGISTRY)
-        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_PLAIN_0_0_4})
 
     async def _livez(self, request: web.Request) -> web.Response:
         ok, detail = self.live()
