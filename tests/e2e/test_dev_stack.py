@@ -107,6 +107,11 @@ async def test_dev_starts_the_connector_and_sighup_stops_everything(
         secret = re.search(r"^INGEST_SECRET=(\S+)$", (tmp_path / "dev.env").read_text(), re.M)
         assert secret, "dev.env has no INGEST_SECRET"
         assert await accepted(f"http://127.0.0.1:{ingest_port}/v1/events", secret.group(1))
+        metrics = dict(re.findall(r"^ {4}(\S+) +http://127\.0\.0\.1:(\d+)/metrics$",
+                                  output.text, re.M))
+        assert {"invoice-listener", "placer", "retrier", "tracker", "ingest"} <= set(metrics)
+        assert len(set(metrics.values())) == len(metrics), metrics  # one port each
+        assert await answers(f"http://127.0.0.1:{metrics['placer']}/livez")
         children = started(output.text)
         assert len(children) >= 6, output.text
 
@@ -123,6 +128,18 @@ async def test_dev_starts_the_connector_and_sighup_stops_everything(
             drop_mariadb(database)  # what dev drops itself when it stops cleanly
         assert stack_settings.database_url is not None
         await drop_schema(stack_settings.database_url, schema)
+
+
+async def answers(url: str, timeout: float = 60) -> bool:
+    """``url`` answers 200, once its process listens."""
+    deadline = time.monotonic() + timeout
+    async with httpx.AsyncClient(timeout=10) as client:
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.TransportError):
+                if (await client.get(url)).status_code == 200:
+                    return True
+            await asyncio.sleep(0.3)
+    return False
 
 
 async def accepted(url: str, secret: str, timeout: float = 60) -> bool:
