@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 
 import pytest
 
 from devtools.broker import free_port
 from devtools.perfex_events import encode, invoice_event
 from devtools.supervisor import dropship_argv, wait_http_ok
-from shared.settings import TOPIC_INVOICE_PAID, TOPIC_ORDER_PLACED
+from shared.settings import SANDBOX_API_SECRET, TOPIC_INVOICE_PAID, TOPIC_ORDER_PLACED
 from tests.e2e.conftest import Pipeline
 from tests.fixtures.observability import listening_ports, promtool_check_metrics, sample, scrape
 
@@ -32,7 +33,8 @@ async def start_workers(pipeline: Pipeline) -> dict[str, int]:
         "notifier": {"PERFEX_WEBHOOK_URL": pipeline.sandbox.base_url + "/no-perfex-here",
                      "PERFEX_WEBHOOK_SECRET": SECRET},
         "tracker": {"TRACKER_CALLBACK_PORT": "0"},
-        "placer": {"SUNSKY_MAX_CALLS_PER_SECOND": "20"},  # the call budget's wait is measured
+        # the call budget's wait is measured; the log is JSON
+        "placer": {"SUNSKY_MAX_CALLS_PER_SECOND": "20", "LOG_FORMAT": "json"},
     }
     await asyncio.gather(*(pipeline.start(name, env={"METRICS_PORT": str(port),
                                                       **extra.get(name, {})})
@@ -83,6 +85,8 @@ async def test_every_worker_serves_metrics_and_health_and_listens_on_nothing_els
     assert sample(scrapes["notifier"], P + "dead_lettered_messages_total",
                   topic=pipeline.settings.topic(TOPIC_ORDER_PLACED)) == 1
 
+    assert_json_log_with_message_context(pipeline.log("placer"), placed_topic)
+
     retrier = scrapes["retrier"]  # the one service that exports the database gauges
     assert sum(sample(retrier, P + "orders", status=s) or 0 for s in PLACED_OR_LATER) == 1
     assert sample(retrier, P + "outbox_unsent_rows") == 0
@@ -115,3 +119,13 @@ async def test_the_ingest_and_the_admin_service_serve_metrics_and_health(
         assert ready.json()["checks"] == {"database": "pass"}, name
         assert sample(text, "process_cpu_seconds_total") is not None, name
         assert sample(text, P + "ready") == 1, name
+
+
+def assert_json_log_with_message_context(log: str, topic: str) -> None:
+    """LOG_FORMAT=json: every line one object (Faust's own lines too); the placement's line
+    carries the message's topic, partition, offset, message id and order id."""
+    lines = [json.loads(line) for line in log.splitlines() if line.strip()]
+    (placed,) = [line for line in lines if " placed: SUNSKY " in str(line["message"])]
+    assert placed["topic"] == topic and placed["order_id"] == 1, placed
+    assert {"partition", "offset", "message_id", "key"} <= set(placed), placed
+    assert SANDBOX_API_SECRET not in log
