@@ -84,6 +84,9 @@ class Settings(BaseSettings):
     # Longest a consumer fetch may wait for data (Faust fixes 1500 ms; Tansu always waits it
     # out, so each hop would cost that much). See shared/messaging/faust_transport.py.
     kafka_fetch_max_wait_ms: int = Field(default=100, ge=1, le=1500)
+    # How long creating topics waits for a broker to answer at all (a starting broker) before
+    # a service or an admin command gives up with BrokerUnavailable.
+    kafka_wait_seconds: float = Field(default=30.0, gt=0)
     state_dir: str = Field(default=".dropship", description="local data: embedded PG, Faust state")
     # Every service re-creates missing lifecycle topics this often (and when a publish failed).
     topic_check_seconds: float = Field(default=30.0, gt=0)

@@ -428,7 +428,9 @@ class FakeHealthReads:
 
     async def outbox_backlog(self) -> OutboxBacklog:
         unsent = [state for state in self.store.outbox_rows.values() if state.unsent]
-        return OutboxBacklog(len(unsent), min((s.created_at for s in unsent), default=None))
+        waiting = [state for state in unsent if state.parked_at is None]
+        return OutboxBacklog(len(waiting), min((s.created_at for s in waiting), default=None),
+                             len(unsent) - len(waiting))
 
 
 class FakeOutbox:

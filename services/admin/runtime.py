@@ -22,6 +22,7 @@ from shared.db.pg import PgUnitOfWork
 from shared.db.pool import create_pool
 from shared.messaging.outbox import OutboxRelay
 from shared.messaging.publisher import KafkaPublisher
+from shared.messaging.topics import TopicKeeper
 from shared.settings import Settings, redact_url
 from shared.sunsky.client import SunskyClient
 
@@ -71,7 +72,9 @@ class AdminRuntime:
                                    client_id=self.settings.app_id("admin"))
         sunsky = SunskyClient.from_settings(self.settings)
         self._owned += [publisher, sunsky]
-        relay = OutboxRelay(pool, publisher)
+        relay = OutboxRelay(lambda: PgUnitOfWork(pool), publisher,
+                            max_attempts=self.settings.outbox_max_attempts,
+                            heal=TopicKeeper(self.settings).ensure)
         self._relay_task = asyncio.create_task(relay.run(), name="admin-outbox")
 
         async def nudge() -> int:

@@ -73,8 +73,9 @@ class Heartbeat:
 
 @dataclass(frozen=True)
 class OutboxBacklog:
-    pending: int
-    oldest_at: datetime | None
+    pending: int  # waiting to be published (not parked)
+    oldest_at: datetime | None  # of those
+    parked: int = 0  # given up on after OUTBOX_MAX_ATTEMPTS: `dropship outbox list|retry`
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,8 @@ logger = logging.getLogger(__name__)
 
 WORKER_STOP_SECONDS = 12.0  # within the 15 s operators (and dropship dev) give a worker
 EXIT_STOP_DEADLINE = 75  # EX_TEMPFAIL: stopped by the deadline, not cleanly
+# How often a worker looks for partitions that started over (faust_transport.forget_restarted).
+RESTART_CHECK_SECONDS = 5.0
 
 
 class Resources(Protocol):
@@ -116,6 +118,13 @@ def make_app(settings: Settings, service: str, resources: Resources) -> ServiceA
     @app.on_partitions_revoked.connect
     async def _revoked(*args: Any, **kwargs: Any) -> None:
         app.assigned = False
+
+    async def forget_restarted() -> None:
+        forget = getattr(app.consumer, "forget_restarted", None)
+        if forget is not None:
+            await forget()
+
+    periodic(app, RESTART_CHECK_SECONDS, forget_restarted, "forget_restarted_partitions")
 
     @app.on_partitions_assigned.connect
     async def _log_assignment(*args: Any, **kwargs: Any) -> None:

@@ -361,6 +361,19 @@ async def test_outbox_rows_come_in_id_order_until_sent(adapter: Adapter) -> None
     assert await due_ids(adapter, ids) == ids[1:]
 
 
+async def test_the_health_backlog_tells_parked_rows_from_waiting_ones(adapter: Adapter) -> None:
+    async with adapter.uow() as unit:
+        before = await unit.health.outbox_backlog()
+    _waiting, parked = await queue_rows(adapter, ("t.a", uuid.uuid4().hex),
+                                       ("t.a", uuid.uuid4().hex))
+    async with adapter.uow() as unit:
+        await unit.outbox.record_failure(parked, "too large", retry_at=None, parked_at=NOW)
+        await unit.commit()
+    async with adapter.uow() as unit:
+        after = await unit.health.outbox_backlog()
+    assert (after.pending - before.pending, after.parked - before.parked) == (1, 1)
+
+
 async def test_a_failed_row_holds_back_its_key_until_due_and_a_parked_one_until_released(
         adapter: Adapter) -> None:
     k, other = uuid.uuid4().hex, uuid.uuid4().hex
