@@ -35,6 +35,9 @@ BUSY_SINCE = Gauge(f"{PREFIX}_agent_busy_since_timestamp_seconds", "Unix time th
                    "oldest message still in processing was taken (0: idle).", ["agent"])
 DEAD_LETTERED = Counter(f"{PREFIX}_dead_lettered_messages", "Messages sent to <topic>.dlq, by "
                         "original topic and reason.", ["topic", "reason"])
+INGEST_REQUESTS = Counter(f"{PREFIX}_ingest_requests", "Perfex events the ingest answered, by "
+                          "HTTP status and result (accepted, duplicate or the refusal's "
+                          "error code).", ["status", "result"])
 SUNSKY_REQUESTS = Counter(f"{PREFIX}_sunsky_requests", "SUNSKY API requests by endpoint and "
                           "outcome (ok or the error kind).", ["endpoint", "outcome"])
 SUNSKY_LATENCY = Histogram(f"{PREFIX}_sunsky_request_duration_seconds", "SUNSKY API request "
@@ -95,6 +98,10 @@ def sunsky_call(path: str, outcome: str, seconds: float) -> None:
     endpoint = path.removesuffix(".do")
     SUNSKY_REQUESTS.labels(endpoint, outcome).inc()
     SUNSKY_LATENCY.labels(endpoint).observe(seconds)
+
+
+def ingest_answered(status: int, result: str) -> None:
+    INGEST_REQUESTS.labels(str(status), result).inc()
 
 
 def budget_waited(seconds: float) -> None:

@@ -8,13 +8,16 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import time
 
+import httpx
 import pytest
 
 from devtools.broker import free_port
 from devtools.perfex_events import encode, invoice_event
 from devtools.supervisor import dropship_argv, wait_http_ok
 from shared.settings import SANDBOX_API_SECRET, TOPIC_INVOICE_PAID, TOPIC_ORDER_PLACED
+from shared.webhooks import parse_keys, signed_headers
 from tests.e2e.conftest import Pipeline
 from tests.fixtures.observability import listening_ports, promtool_check_metrics, sample, scrape
 
@@ -112,13 +115,24 @@ async def test_the_ingest_and_the_admin_service_serve_metrics_and_health(
                                      lambda child=child: child.alive)  # type: ignore[misc]
         assert up, pipeline.log(name)[-3000:]
 
+    body = encode(invoice_event("invoice.paid", 92001))
+    async with httpx.AsyncClient(timeout=10) as client:
+        answer = await client.post(f"http://127.0.0.1:{ingest}/v1/events", content=body,
+                                   headers=signed_headers(parse_keys(SECRET), "obs-1", body,
+                                                          time.time()))
+    assert answer.status_code == 202, answer.text
+
+    scraped = {}
     for name, port in metrics.items():
         text, live, ready = await scrape(f"http://127.0.0.1:{port}")
+        scraped[name] = text
         promtool_check_metrics(text)
         assert live.status_code == 200 and ready.status_code == 200, (name, ready.text)
         assert ready.json()["checks"] == {"database": "pass"}, name
         assert sample(text, "process_cpu_seconds_total") is not None, name
         assert sample(text, P + "ready") == 1, name
+    assert sample(scraped["ingest"], P + "ingest_requests_total", status="202",
+                  result="accepted") == 1
 
 
 def assert_json_log_with_message_context(log: str, topic: str) -> None:
