@@ -12,14 +12,12 @@ collectors (CPU seconds, resident memory, open file descriptors). ``_created`` s
 
 from __future__ import annotations
 
-import os
-
-os.environ.setdefault("PROMETHEUS_DISABLE_CREATED_SERIES", "True")
-
 import time
 from collections.abc import Iterable
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
+
+disable_created_metrics()  # type: ignore[no-untyped-call]  # no `_created` series
 
 PREFIX = "sunsky_dropship"
 # From a fast handler (~5 ms) to a SUNSKY call near its timeout (15 s) and beyond.
@@ -79,11 +77,11 @@ _in_flight: dict[str, dict[int, float]] = {}
 
 def message_started(agent: str, token: int) -> float:
     """A message was taken; returns the start time for ``message_finished``."""
-    now = time.time()
-    mine = _in_flight.setdefault(agent, {})
-    if not mine:
+    mine = _in_flight.get(agent)
+    if mine is None:  # the gauge reads the agent's messages in flight when scraped
+        mine = _in_flight[agent] = {}
         BUSY_SINCE.labels(agent).set_function(lambda: min(mine.values(), default=0.0))
-    mine[token] = now
+    mine[token] = time.time()
     return time.perf_counter()
 
 
