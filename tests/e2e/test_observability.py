@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import signal
+import socket
 import time
 
 import httpx
@@ -97,6 +99,7 @@ async def test_every_worker_serves_metrics_and_health_and_listens_on_nothing_els
     assert sample(retrier, P + "orders_stuck", status="placing") == 0
     assert sample(retrier, P + "orders_waiting_for_money") == 0
     assert sample(placer, P + "orders_stuck", status="placing") is None  # exported once only
+    await stops_promptly(pipeline, "placer", ports["placer"])
 
 
 async def test_the_ingest_and_the_admin_service_serve_metrics_and_health(
@@ -133,6 +136,8 @@ async def test_the_ingest_and_the_admin_service_serve_metrics_and_health(
         assert sample(text, P + "ready") == 1, name
     assert sample(scraped["ingest"], P + "ingest_requests_total", status="202",
                   result="accepted") == 1
+    for name, port in metrics.items():
+        await stops_promptly(pipeline, name, port)
 
 
 def assert_json_log_with_message_context(log: str, topic: str) -> None:
@@ -143,3 +148,15 @@ def assert_json_log_with_message_context(log: str, topic: str) -> None:
     assert placed["topic"] == topic and placed["order_id"] == 1, placed
     assert {"partition", "offset", "message_id", "key"} <= set(placed), placed
     assert SANDBOX_API_SECRET not in log
+
+
+async def stops_promptly(pipeline: Pipeline, name: str, port: int) -> None:
+    """SIGTERM: the process stops cleanly within 15 s and its metrics port is free again.
+    (uvicorn, under the admin service, re-raises the signal once it has shut down cleanly.)"""
+    process = pipeline.supervisor.children[name].process
+    process.send_signal(signal.SIGTERM)
+    code = await asyncio.to_thread(process.wait, 15)
+    clean = (0, -signal.SIGTERM) if name == "admin" else (0,)
+    assert code in clean, pipeline.log(name)[-3000:]
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", port))  # nothing left listening on it
