@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -191,7 +192,15 @@ class Settings(BaseSettings):
     # Proxies whose X-Forwarded-Proto/-For the admin service trusts (HTTPS -> Secure cookie).
     admin_forwarded_allow_ips: str = Field(default="127.0.0.1")
 
+    # /metrics, /livez and /readyz of this process (README "Operations"); 0: not served.
+    metrics_host: str = Field(default="127.0.0.1")
+    metrics_port: int = Field(default=0, ge=0, le=65535)
+    # An order in Ready to Place or Placing unchanged this long counts as stuck (a gauge).
+    orders_stuck_seconds: float = Field(default=600.0, gt=0)
+
     log_level: str = Field(default="INFO")
+    # "text" for people, "json": one object per line with order/message ids and offsets.
+    log_format: Literal["text", "json"] = Field(default="text")
 
     @field_validator("placing_attempt_deadline_seconds")
     @classmethod

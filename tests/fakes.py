@@ -323,6 +323,15 @@ class FakeOverview:
         amount = sum((o.quoted_total or o.total or Decimal(0) for o in waiting), Decimal(0))
         return MoneyWait(len(waiting), amount)
 
+    async def stuck(self, statuses: Collection[OrderStatus], before: datetime
+                    ) -> dict[OrderStatus, int]:
+        counts: dict[OrderStatus, int] = {}
+        for o in self.store.orders.values():
+            changed = self.store.updated_at.get(o.id or 0, o.created_at or _EPOCH)
+            if o.status in statuses and changed < before:
+                counts[o.status] = counts.get(o.status, 0) + 1
+        return counts
+
 
 class FakeAdminAccounts:
     def __init__(self, store: FakeStore) -> None:

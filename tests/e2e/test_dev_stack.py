@@ -111,6 +111,11 @@ async def test_dev_starts_the_connector_and_sighup_stops_everything(
         console = re.search(r"console +(http://\S+/) +\(log in as (\S+) / (\S+)\)", output.text)
         assert console and console.group(1) == f"http://127.0.0.1:{admin_port}/", output.text
         assert await logs_in(*console.groups())
+        metrics = dict(re.findall(r"^ {4}(\S+) +http://127\.0\.0\.1:(\d+)/metrics$",
+                                  output.text, re.M))
+        assert {"invoice-listener", "placer", "retrier", "tracker", "ingest"} <= set(metrics)
+        assert len(set(metrics.values())) == len(metrics), metrics  # one port each
+        assert await answers(f"http://127.0.0.1:{metrics['placer']}/livez")
         children = started(output.text)
         assert len(children) >= 6, output.text
 
@@ -141,6 +146,18 @@ async def logs_in(console: str, name: str, password: str) -> bool:
         assert answer.status_code == 303, answer.text
         orders = await client.get("/orders")
         return orders.status_code == 200 and "Orders" in orders.text
+
+
+async def answers(url: str, timeout: float = 60) -> bool:
+    """``url`` answers 200, once its process listens."""
+    deadline = time.monotonic() + timeout
+    async with httpx.AsyncClient(timeout=10) as client:
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.TransportError):
+                if (await client.get(url)).status_code == 200:
+                    return True
+            await asyncio.sleep(0.3)
+    return False
 
 
 async def accepted(url: str, secret: str, timeout: float = 60) -> bool:

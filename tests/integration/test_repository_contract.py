@@ -558,6 +558,24 @@ async def test_stuck_means_open_and_unchanged_since(uow) -> None:
     assert await listed(uow, order_ids=mine, updated_before=cutoff) == [old_open.id]
 
 
+async def test_stuck_counts_orders_per_status_unchanged_since(uow) -> None:
+    cutoff = datetime.now(UTC) - timedelta(days=1)
+    watched = (OrderStatus.READY_TO_PLACE, OrderStatus.PLACING)
+    async with uow() as unit:
+        before = await unit.overview.stuck(watched, cutoff)
+    old_ready = await add(uow, new_order())
+    old_placing = await add(uow, replace(new_order(), status=OrderStatus.PLACING))
+    old_done = await add(uow, replace(new_order(), status=OrderStatus.DELIVERED))
+    await add(uow, new_order())  # fresh: not stuck
+    for order in (old_ready, old_placing, old_done):
+        await age(uow, order.id, cutoff - timedelta(days=2))
+    async with uow() as unit:
+        after = await unit.overview.stuck(watched, cutoff)
+    assert {s: after.get(s, 0) - before.get(s, 0) for s in watched} == {
+        OrderStatus.READY_TO_PLACE: 1, OrderStatus.PLACING: 1}
+    assert set(after) <= set(watched)
+
+
 async def test_tab_counts_follow_every_status_change(uow) -> None:
     async with uow() as unit:
         before = await unit.overview.status_counts()

@@ -9,6 +9,7 @@ import pytest
 
 from shared.domain.order import transitions_table_markdown
 from shared.failure_codes import catalogue_markdown
+from shared.observability.metrics import metrics_table_markdown
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -21,7 +22,8 @@ def section(name: str) -> str:
 
 
 @pytest.mark.parametrize(("name", "generate"), [("statuses", transitions_table_markdown),
-                                                ("codes", catalogue_markdown)])
+                                                ("codes", catalogue_markdown),
+                                                ("metrics", metrics_table_markdown)])
 def test_readme_tables_are_generated(name: str, generate) -> None:
     assert section(name) == generate(), f"README {name} table drifted from the code"
 
