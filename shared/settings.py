@@ -1,7 +1,8 @@
 """Runtime configuration, read once at an entrypoint and passed down (STYLE.md point 11).
 
 Environment variable names are part of the product's interface: users, docker-compose and the
-tests rely on them. Nothing else in the code base reads ``os.environ``.
+tests rely on them. Nothing else the services run reads ``os.environ`` (the dev tools in
+``devtools/`` read it to hand their children an environment).
 
 ``load_settings()`` is what entrypoints call: the environment first, then, for what it does not
 set, the file a running ``dropship dev`` wrote (``STATE_DIR/dev.env``: its broker, database and
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -83,6 +85,9 @@ class Settings(BaseSettings):
     # Longest a consumer fetch may wait for data (Faust fixes 1500 ms; Tansu always waits it
     # out, so each hop would cost that much). See shared/messaging/faust_transport.py.
     kafka_fetch_max_wait_ms: int = Field(default=100, ge=1, le=1500)
+    # How long creating topics waits for a broker to answer at all (a starting broker) before
+    # a service or an admin command gives up with BrokerUnavailable.
+    kafka_wait_seconds: float = Field(default=30.0, gt=0)
     state_dir: str = Field(default=".dropship", description="local data: embedded PG, Faust state")
     # Every service re-creates missing lifecycle topics this often (and when a publish failed).
     topic_check_seconds: float = Field(default=30.0, gt=0)
@@ -100,12 +105,10 @@ class Settings(BaseSettings):
     sunsky_api_secret: SecretStr = Field(default=SecretStr(""))
     sunsky_timeout_seconds: float = Field(default=15.0, gt=0)
     sunsky_connect_timeout_seconds: float = Field(default=5.0, gt=0)
-    # SUNSKY's limits are per account and not public; ~2 calls/s is what integrators use.
-    # One budget for every process of the account, in PostgreSQL (shared/sunsky/budget.py);
-    # 0 switches it off (the sandbox, tests, benchmarks).
+    # SUNSKY's limit is per account and not public (~2 calls/s, integrators say): one budget
+    # for every process, in PostgreSQL (shared/sunsky/budget.py), 0: off; tracking keeps a share.
     sunsky_account_calls_per_second: float = Field(default=2.0, ge=0)
     sunsky_account_calls_burst: int = Field(default=4, ge=1)
-    # The part of the rate tracking sweeps keep however busy placement is.
     sunsky_budget_tracking_share: float = Field(default=0.1, ge=0, lt=1)
     sunsky_read_retries: int = Field(default=3, ge=0)
 
@@ -191,15 +194,21 @@ class Settings(BaseSettings):
     # Proxies whose X-Forwarded-Proto/-For the admin service trusts (HTTPS -> Secure cookie).
     admin_forwarded_allow_ips: str = Field(default="127.0.0.1")
 
+    # /metrics, /livez and /readyz of this process (README "Operations"); 0: not served.
+    metrics_host: str = Field(default="127.0.0.1")
+    metrics_port: int = Field(default=0, ge=0, le=65535)
+    # An order in Ready to Place or Placing unchanged this long counts as stuck (a gauge).
+    orders_stuck_seconds: float = Field(default=600.0, gt=0)
+
     log_level: str = Field(default="INFO")
+    # "text" for people, "json": one object per line with order/message ids and offsets.
+    log_format: Literal["text", "json"] = Field(default="text")
 
     @field_validator("sunsky_budget_tracking_share")
     @classmethod
     def _burst_holds_the_share(cls, share: float, info: ValidationInfo) -> float:
-        burst = info.data.get("sunsky_account_calls_burst")
-        if share > 0 and burst is not None and burst < 2:
-            raise ValueError(f"SUNSKY_ACCOUNT_CALLS_BURST ({burst}) must be at least 2 when "
-                             f"SUNSKY_BUDGET_TRACKING_SHARE ({share:g}) keeps tracking a token")
+        if share > 0 and (burst := info.data.get("sunsky_account_calls_burst", 2)) < 2:
+            raise ValueError(f"SUNSKY_ACCOUNT_CALLS_BURST ({burst}) must be 2+ with a share")
         return share
 
     @field_validator("placing_attempt_deadline_seconds")

@@ -42,6 +42,7 @@ from dataclasses import dataclass, field, replace
 from enum import IntEnum
 from typing import Protocol
 
+from shared.observability import metrics
 from shared.settings import Settings
 from shared.sunsky.deadline import Deadline, DeadlinePassed
 
@@ -203,7 +204,7 @@ class CallBudget:
         when it would come after ``deadline``; ``BudgetUnavailable`` when the store fails."""
         if self.unlimited:
             return
-        lane = self._lanes[priority]
+        lane, started = self._lanes[priority], self._clock()
         lane.waiting += 1
         try:
             await _lock_before(lane.lock, deadline)
@@ -213,6 +214,7 @@ class CallBudget:
                 lane.lock.release()
         finally:
             lane.waiting -= 1
+        metrics.budget_waited(self._clock() - started)
 
     async def _take_one(self, lane: _Lane, priority: Priority,
                         deadline: Deadline | None) -> None:
