@@ -184,7 +184,6 @@ class CallBudget:
         self.config, self._store = config, store
         self._clock, self._sleep = clock, sleep
         self._lanes = {priority: _Lane() for priority in Priority}
-        self.waited = 0.0  # seconds calls spent waiting for tokens (benchmarks read it)
 
     @classmethod
     def from_settings(cls, settings: Settings, store: BudgetStore | None = None) -> CallBudget:
@@ -229,7 +228,6 @@ class CallBudget:
             if deadline is not None and wait > deadline.remaining():
                 raise DeadlinePassed(f"the next SUNSKY call slot is {wait:.1f}s away, "
                                      f"{deadline.remaining():.1f}s before the deadline")
-            self.waited += wait
             await self._sleep(wait)
         lane.tokens -= 1
 
