@@ -20,6 +20,7 @@ import asyncpg
 from shared.db.connect import database_url
 from shared.db.migrate import migrate
 from shared.db.pg import PgUnitOfWork
+from shared.db.pg.budget import call_budget
 from shared.db.pool import create_pool
 from shared.db.repository import UnitOfWork
 from shared.messaging.emit import utcnow
@@ -27,6 +28,7 @@ from shared.messaging.outbox import OutboxRelay
 from shared.messaging.publisher import KafkaPublisher, Publisher
 from shared.messaging.topics import TopicKeeper
 from shared.settings import Settings
+from shared.sunsky.budget import Priority
 from shared.sunsky.client import SunskyClient
 from shared.sunsky.port import Sunsky
 
@@ -67,7 +69,8 @@ async def admin_context(settings: Settings, *, client_id: str = "dropship-admin"
     """The real context: one small pool, a lazily started publisher, a SUNSKY client."""
     pool = await create_pool(await database_url(settings), settings.database_schema, max_size=2)
     publisher = KafkaPublisher(settings.kafka_bootstrap_servers, client_id=client_id)
-    sunsky = SunskyClient.from_settings(settings)
+    sunsky = SunskyClient.from_settings(settings, budget=call_budget(settings, pool),
+                                        priority=Priority.ADMIN)
     try:
         await migrate(pool, settings.database_schema)
         uow = _uow_factory(pool)

@@ -119,7 +119,7 @@ async def run(args: argparse.Namespace) -> tuple[list[Row], float]:
         sandbox.app[SANDBOX].clock = lambda: now
         seed(sandbox.state, now, args.per_day, args.days, started)
         async with SunskyClient(sandbox.base_url, SANDBOX_API_KEY, SANDBOX_API_SECRET,
-                                max_calls_per_second=0, wall_clock=lambda: now) as client:
+                                wall_clock=lambda: now) as client:
             for name, ignores, omits in LISTS:
                 await control.post("/_sandbox/faults", json={
                     "list_ignores_site_number": ignores, "list_omits_site_number": omits})

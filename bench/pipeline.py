@@ -162,7 +162,7 @@ class Bench:
             "TOPIC_PREFIX": settings.topic_prefix, "GROUP_PREFIX": settings.group_prefix,
             "TOPIC_PARTITIONS": str(settings.topic_partitions),
             "SUNSKY_BASE_URL": self.sandbox.base_url, "SUNSKY_API_KEY": SANDBOX_API_KEY,
-            "SUNSKY_API_SECRET": SANDBOX_API_SECRET, "SUNSKY_MAX_CALLS_PER_SECOND": "0",
+            "SUNSKY_API_SECRET": SANDBOX_API_SECRET, "SUNSKY_ACCOUNT_CALLS_PER_SECOND": "0",
             "KAFKA_SESSION_TIMEOUT_SECONDS": "2", "LOG_LEVEL": "INFO",
             "STATE_DIR": str(self.procs.log_dir / "state"), **dict(self.args.worker_env),
         }

@@ -151,6 +151,15 @@ class SandboxControl:
         return (Counter(r["path"] for r in records),
                 Counter(str(r["outcome"]) for r in records))
 
+    async def faults(self, **settings: object) -> None:
+        (await self._client.post("/_sandbox/faults", json=settings)).raise_for_status()
+
+    async def requests(self) -> list[dict[str, object]]:
+        """The request log since the last reset: path, params, at, outcome, messages."""
+        response = await self._client.get("/_sandbox/requests")
+        response.raise_for_status()
+        return list(response.json()["requests"])
+
     async def aclose(self) -> None:
         await self._client.aclose()
 

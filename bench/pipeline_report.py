@@ -152,7 +152,7 @@ def _preamble(info: RunInfo) -> list[str]:
         f"Stack: embedded Tansu broker, PostgreSQL {info.postgres} (local server), "
         "`dropship sandbox`, `dropship worker invoice-listener` and `dropship worker placer` "
         "as separate processes; a fresh schema, topic prefix and consumer groups per scenario; "
-        f"TOPIC_PARTITIONS={info.partitions}, SUNSKY_MAX_CALLS_PER_SECOND=0, "
+        f"TOPIC_PARTITIONS={info.partitions}, SUNSKY_ACCOUNT_CALLS_PER_SECOND=0, "
         "KAFKA_SESSION_TIMEOUT_SECONDS=2, LOG_LEVEL=INFO.",
     ]
 

@@ -153,7 +153,7 @@ async def _pool(database_url: str, schema: str) -> Any:
 def _settings(scenario: Scenario, database_url: str, schema: str, base_url: str) -> Settings:
     return Settings(database_url=database_url, database_schema=schema, sunsky_base_url=base_url,
                     sunsky_api_key=SANDBOX_API_KEY, sunsky_api_secret=SANDBOX_API_SECRET,
-                    sunsky_max_calls_per_second=0,
+                    sunsky_account_calls_per_second=0,
                     tracker_sweep_seconds=scenario.sweep_hours * 3600,
                     tracker_callback_port=free_port() if scenario.callbacks else 0,
                     tracker_callback_batch_seconds=0.05)

@@ -8,16 +8,23 @@ Any SUNSKY or connection failure ends as one ``error: ...`` line on stderr and e
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from decimal import Decimal
 from typing import TypeVar
 
+import asyncpg
 import click
 from pydantic import ValidationError
 
 from application import shop
-from shared.settings import load_settings
+from shared.db.connect import DatabaseUnavailable, database_url
+from shared.db.migrate import migrate
+from shared.db.pg.budget import attach_budget
+from shared.db.pool import create_pool
+from shared.settings import Settings, load_settings
+from shared.sunsky.budget import CallBudget, Priority
 from shared.sunsky.client import SunskyClient
 from shared.sunsky.errors import SunskyAuthError, SunskyError, SunskyNotFoundError
 from shared.sunsky.models import Country, SunskyOrder
@@ -63,7 +70,7 @@ def _run(action: Callable[[Sunsky], Awaitable[_T]]) -> _T:
         raise SystemExit(1) from None
 
     async def call() -> _T:
-        async with SunskyClient.from_settings(settings) as client:
+        async with budgeted_client(settings) as client:
             return await action(client)
 
     try:
@@ -71,6 +78,31 @@ def _run(action: Callable[[Sunsky], Awaitable[_T]]) -> _T:
     except SunskyError as exc:
         click.echo(f"error: {describe(exc, settings.sunsky_base_url)}", err=True)
         raise SystemExit(1) from None
+    except (DatabaseUnavailable, OSError, asyncpg.PostgresError) as exc:
+        click.echo(f"error: the account's SUNSKY call budget lives in PostgreSQL, which did not "
+                   f"answer ({type(exc).__name__}); SUNSKY_ACCOUNT_CALLS_PER_SECOND=0 goes "
+                   "without it", err=True)
+        raise SystemExit(1) from None
+
+
+@contextlib.asynccontextmanager
+async def budgeted_client(settings: Settings) -> AsyncIterator[SunskyClient]:
+    """A client on the account's call budget (admin priority); its row is in PostgreSQL,
+    so with a budget this needs the database too."""
+    budget = CallBudget.from_settings(settings)
+    pool = None
+    try:
+        if not budget.unlimited:
+            pool = await create_pool(await database_url(settings), settings.database_schema,
+                                     max_size=1)
+            await migrate(pool, settings.database_schema)
+            attach_budget(budget, pool, settings)
+        async with SunskyClient.from_settings(settings, budget=budget,
+                                              priority=Priority.ADMIN) as client:
+            yield client
+    finally:
+        if pool is not None:
+            await pool.close()
 
 
 def _first_problem(exc: ValidationError) -> str:

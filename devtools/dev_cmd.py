@@ -132,7 +132,7 @@ def _start_sandbox(supervisor: Supervisor, port: int, auto_advance: float,
         argv += ["--callback-url", f"http://127.0.0.1:{settings.tracker_callback_port}"
                  f"{settings.tracker_callback_path}"]
     env = {"SUNSKY_BASE_URL": f"http://127.0.0.1:{port}", "SUNSKY_API_KEY": SANDBOX_API_KEY,
-           "SUNSKY_API_SECRET": SANDBOX_API_SECRET, "SUNSKY_MAX_CALLS_PER_SECOND": "0"}
+           "SUNSKY_API_SECRET": SANDBOX_API_SECRET, "SUNSKY_ACCOUNT_CALLS_PER_SECOND": "0"}
     if auto_advance > 0:
         argv += ["--auto-advance", str(auto_advance)]
         # Deliveries send no callback: sweep at the sandbox's pace so demo orders finish.
@@ -184,8 +184,8 @@ def _log_dir(settings: Settings) -> Path:
 
 # What a command in another terminal needs to talk to this stack (shared.settings.load_settings).
 DEV_KEYS = ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL", "DATABASE_SCHEMA", "SUNSKY_BASE_URL",
-            "SUNSKY_API_KEY", "SUNSKY_API_SECRET", "SUNSKY_MAX_CALLS_PER_SECOND", "TOPIC_PREFIX",
-            "GROUP_PREFIX", "INGEST_SECRET", "INGEST_PORT")
+            "SUNSKY_API_KEY", "SUNSKY_API_SECRET", "SUNSKY_ACCOUNT_CALLS_PER_SECOND",
+            "TOPIC_PREFIX", "GROUP_PREFIX", "INGEST_SECRET", "INGEST_PORT")
 
 
 def _write_dev_settings(settings: Settings, env: dict[str, str]) -> Path:

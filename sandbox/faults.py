@@ -21,7 +21,6 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 PreCallFault = Literal["user_status", "throttle", "error", "timeout"]
-THROTTLE_WINDOW_SECONDS = 1.0
 
 
 class FaultSettings(BaseModel):
@@ -34,7 +33,10 @@ class FaultSettings(BaseModel):
     error_rate: float = Field(default=0.0, ge=0, le=1)
     timeout_rate: float = Field(default=0.0, ge=0, le=1)
     timeout_hold_seconds: float = Field(default=30.0, ge=0)
+    # Per account (API key): more than throttle_per_second x throttle_window_seconds calls let
+    # through in any sliding window of throttle_window_seconds are throttled.
     throttle_per_second: float | None = Field(default=None, gt=0)
+    throttle_window_seconds: float = Field(default=1.0, gt=0)
     drop_response_rate: float = Field(default=0.0, ge=0, le=1)
     drop_response_paths: list[str] = Field(default_factory=lambda: ["order!createOrder.do"])
     user_status_plaintext: bool = False
@@ -59,7 +61,7 @@ class FaultInjector:
     def configure(self, settings: FaultSettings) -> None:
         self.settings = settings
         self._rng = random.Random(settings.seed)
-        self._admitted: deque[float] = deque()
+        self._admitted: dict[str, deque[float]] = {}
 
     def clear(self) -> None:
         self.configure(FaultSettings())
@@ -69,11 +71,11 @@ class FaultInjector:
             return self.settings.latency_ms / 1000
         return 0.0
 
-    def pre_call_fault(self, path: str) -> PreCallFault | None:
+    def pre_call_fault(self, path: str, account: str = "") -> PreCallFault | None:
         s = self.settings
         if s.user_status_plaintext:
             return "user_status"
-        if self._throttled():
+        if self._throttled(account):
             return "throttle"
         if _applies(s.fault_paths, path):
             if self._roll(s.error_rate):
@@ -89,15 +91,16 @@ class FaultInjector:
     def _roll(self, rate: float) -> bool:
         return rate > 0 and self._rng.random() < rate
 
-    def _throttled(self) -> bool:
-        """A sliding one-second window over the calls let through."""
-        limit = self.settings.throttle_per_second
-        if limit is None:
+    def _throttled(self, account: str) -> bool:
+        """A sliding window over the account's calls let through (SUNSKY's limit is per
+        account)."""
+        rate, window = self.settings.throttle_per_second, self.settings.throttle_window_seconds
+        if rate is None:
             return False
-        now = self._clock()
-        while self._admitted and now - self._admitted[0] >= THROTTLE_WINDOW_SECONDS:
-            self._admitted.popleft()
-        if len(self._admitted) >= limit:
+        now, admitted = self._clock(), self._admitted.setdefault(account, deque())
+        while admitted and now - admitted[0] >= window:
+            admitted.popleft()
+        if len(admitted) >= rate * window:
             return True
-        self._admitted.append(now)
+        admitted.append(now)
         return False

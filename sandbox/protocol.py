@@ -50,7 +50,7 @@ async def handle(request: web.Request) -> web.StreamResponse:
         record.outcome, record.messages = "error", ["NOT_FOUND"]
         raise web.HTTPNotFound(text=f"no such SUNSKY action: {path}")
     await asyncio.sleep(sandbox.faults.latency_seconds(path))
-    fault = sandbox.faults.pre_call_fault(path)
+    fault = sandbox.faults.pre_call_fault(path, params.get("key", ""))
     if fault is not None:
         return await _fault_response(fault, record, sandbox.faults.settings.timeout_hold_seconds)
     envelope = _answer(sandbox, action, params, record)

@@ -27,6 +27,7 @@ from shared.db.connect import database_url
 from shared.db.housekeeping import Housekeeper
 from shared.db.migrate import migrate
 from shared.db.pg import PgUnitOfWork
+from shared.db.pg.budget import attach_budget
 from shared.db.pool import create_pool
 from shared.db.repository import UnitOfWork
 from shared.heartbeat import Heartbeats
@@ -36,6 +37,7 @@ from shared.messaging.outbox import OutboxRelay
 from shared.messaging.publisher import KafkaPublisher, Publisher
 from shared.messaging.topics import TopicKeeper
 from shared.settings import Settings, redact_url
+from shared.sunsky.budget import CallBudget, Priority
 from shared.sunsky.client import SunskyClient
 from shared.sunsky.port import Sunsky
 
@@ -48,7 +50,8 @@ class Runtime:
     def __init__(self, settings: Settings, service: str, *,
                  uow_factory: Callable[[], UnitOfWork] | None = None,
                  publisher: Publisher | None = None, sunsky: Sunsky | None = None,
-                 needs_sunsky: bool = False) -> None:
+                 needs_sunsky: bool = False,
+                 sunsky_priority: Priority = Priority.PLACEMENT) -> None:
         self.settings, self.service = settings, service
         self._uow_factory, self._publisher = uow_factory, publisher
         self.pool: asyncpg.Pool | None = None
@@ -57,8 +60,11 @@ class Runtime:
         self._tasks: list[asyncio.Task[None]] = []
         self.keeper = TopicKeeper(settings)
         self._sunsky = sunsky
+        # The account's call budget: its store comes with the pool (``start()``).
+        self.budget = CallBudget.from_settings(settings)
         if needs_sunsky and sunsky is None:
-            client = SunskyClient.from_settings(settings)
+            client = SunskyClient.from_settings(settings, budget=self.budget,
+                                                priority=sunsky_priority)
             self._sunsky = client
             self._owned.append(client)
 
@@ -105,6 +111,7 @@ class Runtime:
         pool = await create_pool(url, self.settings.database_schema)
         self.pool = pool
         await migrate(pool, self.settings.database_schema)
+        attach_budget(self.budget, pool, self.settings)
         uow: Callable[[], UnitOfWork] = lambda: PgUnitOfWork(pool)  # noqa: E731
         self._uow_factory = uow
         settings = self.settings

@@ -105,9 +105,11 @@ class Settings(BaseSettings):
     sunsky_api_secret: SecretStr = Field(default=SecretStr(""))
     sunsky_timeout_seconds: float = Field(default=15.0, gt=0)
     sunsky_connect_timeout_seconds: float = Field(default=5.0, gt=0)
-    # SUNSKY's per-account limits are not public; ~2 calls/s is what integrators use.
-    # 0 switches the limiter off (the sandbox, benchmarks).
-    sunsky_max_calls_per_second: float = Field(default=2.0, ge=0)
+    # SUNSKY's limit is per account and not public (~2 calls/s, integrators say): one budget
+    # for every process, in PostgreSQL (shared/sunsky/budget.py), 0: off; tracking keeps a share.
+    sunsky_account_calls_per_second: float = Field(default=2.0, ge=0)
+    sunsky_account_calls_burst: int = Field(default=4, ge=1)
+    sunsky_budget_tracking_share: float = Field(default=0.1, ge=0, lt=1)
     sunsky_read_retries: int = Field(default=3, ge=0)
 
     # --- business -------------------------------------------------------------------------
@@ -201,6 +203,13 @@ class Settings(BaseSettings):
     log_level: str = Field(default="INFO")
     # "text" for people, "json": one object per line with order/message ids and offsets.
     log_format: Literal["text", "json"] = Field(default="text")
+
+    @field_validator("sunsky_budget_tracking_share")
+    @classmethod
+    def _burst_holds_the_share(cls, share: float, info: ValidationInfo) -> float:
+        if share > 0 and (burst := info.data.get("sunsky_account_calls_burst", 2)) < 2:
+            raise ValueError(f"SUNSKY_ACCOUNT_CALLS_BURST ({burst}) must be 2+ with a share")
+        return share
 
     @field_validator("placing_attempt_deadline_seconds")
     @classmethod

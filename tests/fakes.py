@@ -56,6 +56,15 @@ from shared.db.repository import (
 from shared.domain.order import FINAL, Order, OrderStatus, StatusChange, site_number_for
 from shared.domain.retry import waits_for_person
 from shared.messaging.publisher import Publisher
+from shared.sunsky.budget import (
+    BucketState,
+    BudgetConfig,
+    BudgetStore,
+    Priority,
+    Taken,
+)
+from shared.sunsky.budget import paused as budget_paused
+from shared.sunsky.budget import take as budget_take
 from shared.sunsky.port import Sunsky
 from tests.fake_sunsky import BR, GB, PRICES, US, FakeSunsky  # noqa: F401 (re-exported)
 from tests.fake_tx import FakeTx, LockTable
@@ -790,3 +799,28 @@ def _ingest_fakes_satisfy_their_ports() -> None:
     ledger: IngestLedger = FakeIngestLedger()
     publisher: Publisher = FakePublisher()
     del ledger, publisher
+
+
+class FakeBudgetStore:
+    """``BudgetStore`` in memory on an injected clock: the pure arithmetic of
+    ``shared.sunsky.budget``, held to ``PgBudgetStore`` by
+    ``tests/integration/test_call_budget.py``."""
+
+    def __init__(self, config: BudgetConfig, clock: Callable[[], float]) -> None:
+        self.config, self._clock = config, clock
+        self.state = BucketState.full(config, clock())
+        self.takes = 0
+
+    async def take(self, priority: Priority, want: int, *, now: float | None = None) -> Taken:
+        await asyncio.sleep(0)  # a round trip: other calls of the process queue meanwhile
+        at = self._clock() if now is None else now
+        self.state, granted = budget_take(self.config, self.state, at, priority, want)
+        self.takes += 1
+        return Taken(granted, self.state, at)
+
+    async def pause(self, seconds: float) -> None:
+        self.state = budget_paused(self.state, self._clock(), seconds)
+
+
+def _budget_fake_satisfies_its_port() -> None:
+    _store: BudgetStore = FakeBudgetStore(BudgetConfig(1), lambda: 0.0)

@@ -19,11 +19,13 @@ from application.context import AdminContext
 from shared.db.connect import DatabaseUnavailable
 from shared.db.migrate import migrate
 from shared.db.pg import PgUnitOfWork
+from shared.db.pg.budget import call_budget
 from shared.db.pool import create_pool
 from shared.messaging.outbox import OutboxRelay
 from shared.messaging.publisher import KafkaPublisher
 from shared.messaging.topics import TopicKeeper
 from shared.settings import Settings, redact_url
+from shared.sunsky.budget import Priority
 from shared.sunsky.client import SunskyClient
 
 logger = logging.getLogger(__name__)
@@ -70,7 +72,8 @@ class AdminRuntime:
         await migrate(pool, self.settings.database_schema)
         publisher = KafkaPublisher(self.settings.kafka_bootstrap_servers,
                                    client_id=self.settings.app_id("admin"))
-        sunsky = SunskyClient.from_settings(self.settings)
+        sunsky = SunskyClient.from_settings(self.settings, budget=call_budget(self.settings, pool),
+                                            priority=Priority.ADMIN)
         self._owned += [publisher, sunsky]
         relay = OutboxRelay(lambda: PgUnitOfWork(pool), publisher,
                             max_attempts=self.settings.outbox_max_attempts,

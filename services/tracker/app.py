@@ -14,6 +14,7 @@ from services.tracker.reconcile import Reconciler
 from shared.messaging.faust_app import ServiceApp, consume, make_app, periodic, raw_topic
 from shared.runtime import Runtime
 from shared.settings import TOPIC_ORDER_PLACED, Settings
+from shared.sunsky.budget import Priority
 
 SERVICE = "tracker"
 
@@ -54,7 +55,8 @@ class TrackerResources:
 
 
 def bootstrap(settings: Settings, **overrides: Any) -> TrackerParts:
-    runtime = Runtime(settings, SERVICE, needs_sunsky=True, **overrides)
+    runtime = Runtime(settings, SERVICE, needs_sunsky=True,
+                      sunsky_priority=Priority.TRACKING, **overrides)
     sunsky = runtime.sunsky
     tracker = Tracker(settings, runtime.uow, sunsky, committed=runtime.committed)
     reconciler = Reconciler(settings, runtime.uow, sunsky, tracker)

@@ -23,6 +23,7 @@ from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
 from shared.observability import metrics
 from shared.settings import Settings
+from shared.sunsky.budget import CallBudget, Priority
 from shared.sunsky.deadline import Confirm, Deadline
 from shared.sunsky.errors import (
     SunskyError,
@@ -69,15 +70,18 @@ class SunskyClient(SunskyHttp):
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None
+        cls, settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None,
+        budget: CallBudget | None = None, priority: Priority = Priority.PLACEMENT,
     ) -> SunskyClient:
+        """``budget``: the account's (``shared.db.pg.budget.call_budget``); None: no budget."""
         return cls(
             settings.sunsky_base_url,
             settings.sunsky_api_key,
             settings.sunsky_api_secret.get_secret_value(),
             timeout=settings.sunsky_timeout_seconds,
             connect_timeout=settings.sunsky_connect_timeout_seconds,
-            max_calls_per_second=settings.sunsky_max_calls_per_second,
+            budget=budget,
+            priority=priority,
             read_retries=settings.sunsky_read_retries,
             transport=transport,
         )

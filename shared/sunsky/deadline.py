@@ -5,7 +5,7 @@ The placer gives every placement attempt one: createOrder must leave (the wait f
 included) and be answered before it, or not leave at all. The settle time after which another
 placer may look the order up is longer than the deadline (``Settings`` checks it at start-up),
 so a stalled attempt can never send after that look-up. Passed explicitly down the acquire and
-send path (``RateLimiter.acquire``, ``SunskyHttp``), so an account-wide call budget can honour
+send path (``CallBudget.acquire``, ``SunskyHttp``), so the account-wide call budget honours
 it the same way.
 """
 

@@ -134,7 +134,7 @@ ENVELOPE_RULES: tuple[_Rule, ...] = (
     (("NO_PERMISSION_DUE_TO_USER_STATUS",), SunskyAuthError, "NO_PERMISSION_DUE_TO_USER_STATUS",
      "The SUNSKY account or API key is not active; ask your SUNSKY sales manager"),
     (("CALL_FREQUENCY_EXCEEDED",), SunskyTransientError, "CALL_FREQUENCY_EXCEEDED",
-     "SUNSKY throttled the call; retry later or lower SUNSKY_MAX_CALLS_PER_SECOND"),
+     "SUNSKY throttled the call; retry later or lower SUNSKY_ACCOUNT_CALLS_PER_SECOND"),
     (("已下单",), SunskyDuplicateOrderError, "DUPLICATE_SITE_NUMBER",
      SunskyDuplicateOrderError.default_hint),
     (("BALANCE_NOT_ENOUGH", "INSUFFICIENT_BALANCE", "余额不足"), SunskyNeedsActionError,

@@ -5,7 +5,9 @@ I/O seam (tests pass ``httpx.MockTransport``). Each call is a signed form POST t
 ``{base_url}/openapi/<module>!<action>.do``; failures become the exceptions drawn in
 ``errors.py``. Reads retry ``SunskyError.retryable`` failures up to ``read_retries`` times with
 exponential back-off and jitter (seconds when SUNSKY throttles); a mutating call is sent once.
-Every attempt waits for the rate limiter and is counted in ``calls`` (benchmarks read it).
+Every attempt waits for the account's call budget (``shared.sunsky.budget``, at the client's
+priority) and is counted in ``calls`` (benchmarks read it); when SUNSKY throttles anyway, the
+whole account backs off.
 
 A call with a ``Deadline`` (a placement attempt's createOrder) leaves only before it: its wait
 for a call slot, connect, write and read are all bounded by what is left of it, and right
@@ -32,6 +34,7 @@ import httpx
 from pydantic import ValidationError
 
 from shared.observability import metrics
+from shared.sunsky.budget import BudgetConfig, BudgetUnavailable, CallBudget, Priority
 from shared.sunsky.deadline import Confirm, Deadline, DeadlinePassed
 from shared.sunsky.errors import (
     SunskyError,
@@ -42,7 +45,6 @@ from shared.sunsky.errors import (
     read_envelope,
     unknown_outcome,
 )
-from shared.sunsky.ratelimit import RateLimiter
 from shared.sunsky.signing import signed_params
 
 # One log channel for every SUNSKY call, whichever module makes it (operators filter on it).
@@ -67,11 +69,11 @@ class SunskyHttp:
         *,
         timeout: float = 15.0,
         connect_timeout: float = 5.0,
-        max_calls_per_second: float = 2.0,
+        budget: CallBudget | None = None,
+        priority: Priority = Priority.PLACEMENT,
         read_retries: int = 3,
         backoff_base: float = 0.2,
         transport: httpx.AsyncBaseTransport | None = None,
-        limiter: RateLimiter | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -80,7 +82,9 @@ class SunskyHttp:
         self._secret = api_secret
         self._read_retries = read_retries
         self._backoff_base = backoff_base
-        self._limiter = limiter or RateLimiter(max_calls_per_second)
+        # No budget given: none (tests, the sandbox); services pass the account's.
+        self.budget = budget or CallBudget(BudgetConfig(0), None)
+        self.priority = priority
         self._sleep = sleep
         self._wall_clock = wall_clock  # what "now" is for a look-up's window
         self._timeout = httpx.Timeout(timeout, connect=connect_timeout)
@@ -140,6 +144,8 @@ class SunskyHttp:
             return data
         except SunskyError as exc:
             outcome = f"{exc.kind}:{exc.code}"
+            if exc.code in _THROTTLED:
+                await self._account_backs_off(path)
             raise
         finally:
             elapsed = time.perf_counter() - started
@@ -151,14 +157,23 @@ class SunskyHttp:
         """A call slot within the deadline, then the caller's last word, then the deadline
         once more: a refusal raises ``SunskyNotSentError`` and nothing leaves."""
         try:
-            await self._limiter.acquire(deadline)
+            await self.budget.acquire(self.priority, deadline)
         except DeadlinePassed as exc:
             raise not_sent(path, [f"no call slot before the deadline: {exc}"]) from None
+        except BudgetUnavailable as exc:
+            raise not_sent(path, [f"the account's call budget cannot be read: {exc}"]) from None
         refusal = _expired(deadline)
         if refusal is None and confirm is not None:
             refusal = await confirm() or _expired(deadline)
         if refusal is not None:
             raise not_sent(path, [refusal])
+
+    async def _account_backs_off(self, path: str) -> None:
+        try:
+            await self.budget.throttled()
+        except BudgetUnavailable as exc:  # the call's own error is what the caller needs
+            logger.warning("sunsky %s throttled; the account pause was not recorded: %s",
+                           path, exc)
 
     async def _exchange(
         self, path: str, params: Mapping[str, object], *, mutating: bool,

@@ -52,7 +52,7 @@ class Pipeline:
             "TOPIC_PREFIX": settings.topic_prefix, "GROUP_PREFIX": settings.group_prefix,
             "TOPIC_PARTITIONS": str(settings.topic_partitions),
             "SUNSKY_BASE_URL": sandbox.base_url, "SUNSKY_API_KEY": sandbox.config.api_key,
-            "SUNSKY_API_SECRET": sandbox.config.api_secret, "SUNSKY_MAX_CALLS_PER_SECOND": "0",
+            "SUNSKY_API_SECRET": sandbox.config.api_secret, "SUNSKY_ACCOUNT_CALLS_PER_SECOND": "0",
             "STATE_DIR": str(log_dir / "state"), "LOG_LEVEL": "INFO",
             # Tansu ignores LeaveGroup: short sessions keep joins and take-overs quick.
             "KAFKA_SESSION_TIMEOUT_SECONDS": "2", **extra_env,

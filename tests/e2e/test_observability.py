@@ -39,7 +39,7 @@ async def start_workers(pipeline: Pipeline) -> dict[str, int]:
                      "PERFEX_WEBHOOK_SECRET": SECRET},
         "tracker": {"TRACKER_CALLBACK_PORT": "0"},
         # the call budget's wait is measured; the log is JSON
-        "placer": {"SUNSKY_MAX_CALLS_PER_SECOND": "20", "LOG_FORMAT": "json"},
+        "placer": {"SUNSKY_ACCOUNT_CALLS_PER_SECOND": "20", "LOG_FORMAT": "json"},
     }
     await asyncio.gather(*(pipeline.start(name, env={"METRICS_PORT": str(port),
                                                       **extra.get(name, {})})

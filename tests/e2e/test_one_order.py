@@ -22,8 +22,9 @@ pytestmark = [pytest.mark.e2e]
 # Placer A waits 2 s for a token before each SUNSKY call, so its createOrder leaves about 2 s
 # after its intent is committed: the window the test freezes it in. Its attempt deadline
 # (3 s) leaves it time to send normally; the settle time must exceed deadline + 1 s.
-SLOW_PLACER = {"SUNSKY_MAX_CALLS_PER_SECOND": "0.5"}
-FAST_PLACER = {"SUNSKY_MAX_CALLS_PER_SECOND": "0"}
+SLOW_PLACER = {"SUNSKY_ACCOUNT_CALLS_PER_SECOND": "0.5", "SUNSKY_ACCOUNT_CALLS_BURST": "1",
+               "SUNSKY_BUDGET_TRACKING_SHARE": "0"}
+FAST_PLACER = {"SUNSKY_ACCOUNT_CALLS_PER_SECOND": "0"}
 DEADLINE = {"PLACING_SETTLE_SECONDS": "4", "PLACING_ATTEMPT_DEADLINE_SECONDS": "3"}
 WITHHELD = "createOrder withheld"
 

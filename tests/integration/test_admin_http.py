@@ -32,7 +32,7 @@ def server_env(settings: Settings, sandbox_url: str, state: Path) -> dict[str, s
             "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
             "TOPIC_PREFIX": settings.topic_prefix, "SUNSKY_BASE_URL": sandbox_url,
             "SUNSKY_API_KEY": "sandbox-key", "SUNSKY_API_SECRET": "sandbox-secret",
-            "SUNSKY_MAX_CALLS_PER_SECOND": "0", "STATE_DIR": str(state), "LOG_LEVEL": "INFO"}
+            "SUNSKY_ACCOUNT_CALLS_PER_SECOND": "0", "STATE_DIR": str(state), "LOG_LEVEL": "INFO"}
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")

@@ -66,7 +66,7 @@ def a_minute_ago() -> datetime:
 
 
 def make_client(base_url: str, key: str, secret: str, **kwargs: Any) -> SunskyClient:
-    options: dict[str, Any] = {"max_calls_per_second": 0, "backoff_base": 0.01, "timeout": 10.0}
+    options: dict[str, Any] = {"backoff_base": 0.01, "timeout": 10.0}
     options.update(kwargs)
     return SunskyClient(base_url, key, secret, **options)
 
@@ -401,7 +401,7 @@ async def dropship(*args: str, base_url: str, key: str, secret: str) -> tuple[in
     fallback = [sys.executable, "-c", "from cli.main import cli; cli()"]
     command = [script] if script else fallback
     env = {**os.environ, "SUNSKY_BASE_URL": base_url, "SUNSKY_API_KEY": key,
-           "SUNSKY_API_SECRET": secret, "SUNSKY_MAX_CALLS_PER_SECOND": "0"}
+           "SUNSKY_API_SECRET": secret, "SUNSKY_ACCOUNT_CALLS_PER_SECOND": "0"}
     process = await asyncio.create_subprocess_exec(
         *command, *args, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=60)

@@ -91,7 +91,7 @@ async def backend(request: pytest.FixtureRequest, sandbox: Any) -> AsyncIterator
         return
     running, config = sandbox, sandbox.config
     async with SunskyClient(running.base_url, config.api_key, config.api_secret,
-                            max_calls_per_second=0, backoff_base=0.01) as client, \
+                            backoff_base=0.01) as client, \
             httpx.AsyncClient(base_url=running.base_url) as http:
         yield Backend(client, SandboxControls(http))
 

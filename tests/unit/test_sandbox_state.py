@@ -320,6 +320,18 @@ def test_throttle_is_a_sliding_one_second_window() -> None:
     assert faults.pre_call_fault("p") is None
 
 
+def test_throttle_counts_each_account_in_a_window_of_its_own() -> None:
+    clock = [100.0]
+    faults = FaultInjector(clock=lambda: clock[0])
+    faults.configure(FaultSettings(throttle_per_second=2, throttle_window_seconds=2))
+    assert [faults.pre_call_fault("p", "a") for _ in range(5)] == [None] * 4 + ["throttle"]
+    assert faults.pre_call_fault("p", "b") is None  # another account: its own budget
+    clock[0] += 1.5
+    assert faults.pre_call_fault("p", "a") == "throttle"  # still inside the 2 s window
+    clock[0] += 0.5
+    assert faults.pre_call_fault("p", "a") is None
+
+
 def test_seeded_rates_are_reproducible_and_path_scoped() -> None:
     def rolls() -> list[object]:
         faults = FaultInjector()

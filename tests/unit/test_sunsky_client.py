@@ -1,5 +1,5 @@
 """SunskyClient over ``httpx.MockTransport``: request shape, retries, createOrder's single shot,
-paging, the rate limiter on a fake clock, and the typed models. No sockets."""
+paging, the call budget on a fake clock, and the typed models. No sockets."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import pytest
 from pydantic import ValidationError
 
 from shared.settings import Settings
+from shared.sunsky.budget import PAUSE_SECONDS, BudgetConfig, CallBudget, Priority
 from shared.sunsky.client import SunskyClient
 from shared.sunsky.errors import (
     SunskyAuthError,
@@ -28,8 +29,8 @@ from shared.sunsky.models import (
     OrderItem,
     SunskyOrder,
 )
-from shared.sunsky.ratelimit import RateLimiter
 from shared.sunsky.signing import verify
+from tests.fakes import FakeBudgetStore
 
 KEY, SECRET = "unit-key", "unit-secret-Zq9"
 BASE = "https://sunsky.test"
@@ -65,7 +66,7 @@ def err(*messages: str) -> httpx.Response:
 
 
 def client_for(server: FakeSunsky, **kwargs: Any) -> SunskyClient:
-    options: dict[str, Any] = {"max_calls_per_second": 0, "backoff_base": 0.0}
+    options: dict[str, Any] = {"backoff_base": 0.0}
     options.update(kwargs)
     return SunskyClient(BASE, KEY, SECRET, transport=httpx.MockTransport(server), **options)
 
@@ -393,45 +394,61 @@ class FakeClock:
         self.now += seconds
 
 
-async def test_rate_limiter_spaces_calls_at_the_configured_rate() -> None:
+def budget_on(clock: FakeClock, rate: float, *, burst: int = 1) -> CallBudget:
+    """An account budget on ``clock`` (no tracking pocket: the plain bucket)."""
+    config = BudgetConfig(rate, burst, tracking_share=0)
+    return CallBudget(config, FakeBudgetStore(config, clock), clock=clock, sleep=clock.sleep)
+
+
+async def test_the_budget_spaces_calls_at_the_configured_rate() -> None:
     clock = FakeClock()
-    limiter = RateLimiter(2.0, clock=clock, sleep=clock.sleep)
+    budget = budget_on(clock, 2.0)
     granted = []
     for _ in range(4):
-        await limiter.acquire()
+        await budget.acquire(Priority.PLACEMENT)
         granted.append(clock.now)
 
-    assert granted == pytest.approx([100.0, 100.5, 101.0, 101.5])
+    assert granted == pytest.approx([100.0, 100.5, 101.0, 101.5], abs=0.01)
 
 
-async def test_rate_limiter_counts_idle_time_as_budget() -> None:
+async def test_the_budget_counts_idle_time_as_budget() -> None:
     clock = FakeClock()
-    limiter = RateLimiter(2.0, clock=clock, sleep=clock.sleep)
-    await limiter.acquire()
+    budget = budget_on(clock, 2.0)
+    await budget.acquire(Priority.PLACEMENT)
     clock.now += 5
-    await limiter.acquire()
+    await budget.acquire(Priority.PLACEMENT)
 
     assert clock.sleeps == []
 
 
-async def test_zero_rate_means_unlimited() -> None:
+async def test_zero_rate_means_no_budget() -> None:
     clock = FakeClock()
-    limiter = RateLimiter(0, clock=clock, sleep=clock.sleep)
+    budget = budget_on(clock, 0)
     for _ in range(10):
-        await limiter.acquire()
+        await budget.acquire(Priority.PLACEMENT)
 
     assert clock.sleeps == []
 
 
-async def test_every_client_attempt_goes_through_the_limiter() -> None:
+async def test_every_client_attempt_spends_a_token() -> None:
     clock = FakeClock()
-    limiter = RateLimiter(4.0, clock=clock, sleep=clock.sleep)
     server = FakeSunsky(httpx.Response(503), ok("1"), ok("2"))
-    async with client_for(server, limiter=limiter) as client:
+    async with client_for(server, budget=budget_on(clock, 4.0)) as client:
         await client.get_balance()
         await client.get_balance()
 
-    assert clock.sleeps == pytest.approx([0.25, 0.25])  # 3 attempts, 0.25 s apart
+    assert clock.sleeps == pytest.approx([0.25, 0.25], abs=0.01)  # 3 attempts, 0.25 s apart
+
+
+async def test_a_throttled_answer_pauses_the_whole_account() -> None:
+    clock = FakeClock()
+    budget = budget_on(clock, 4.0, burst=4)
+    server = FakeSunsky(err("CALL_FREQUENCY_EXCEEDED"), ok("1"))
+    async with client_for(server, budget=budget) as client:
+        await client.get_balance()
+
+    # the retry waited out the account's pause (2 s), not just the read's own back-off
+    assert clock.now - 100.0 >= PAUSE_SECONDS
 
 
 def test_from_settings_uses_the_sunsky_settings() -> None:

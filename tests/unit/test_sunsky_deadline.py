@@ -12,13 +12,14 @@ import pytest
 from pydantic import ValidationError
 
 from shared.settings import Settings
+from shared.sunsky.budget import Priority
 from shared.sunsky.deadline import Deadline, DeadlinePassed
 from shared.sunsky.errors import SunskyNotSentError, SunskyUnknownOutcomeError
-from shared.sunsky.ratelimit import RateLimiter
 from tests.unit.test_sunsky_client import (
     ORDER,
     FakeClock,
     FakeSunsky,
+    budget_on,
     client_for,
     ok,
     order_request,
@@ -29,20 +30,20 @@ CREATE = "order!createOrder.do"
 
 async def test_a_slot_after_the_deadline_is_refused_and_nothing_is_taken() -> None:
     clock = FakeClock()
-    limiter = RateLimiter(0.5, clock=clock, sleep=clock.sleep)  # a slot every 2 s
-    await limiter.acquire()
+    budget = budget_on(clock, 0.5)  # a slot every 2 s
+    await budget.acquire(Priority.PLACEMENT)
     with pytest.raises(DeadlinePassed):
-        await limiter.acquire(Deadline.within(1.9, clock=clock))
+        await budget.acquire(Priority.PLACEMENT, Deadline.within(1.9, clock=clock))
     assert clock.sleeps == []  # refused at once, not after waiting
-    await limiter.acquire(Deadline.within(2.0, clock=clock))
-    assert clock.sleeps == pytest.approx([2.0])  # the refused caller took no slot
+    await budget.acquire(Priority.PLACEMENT, Deadline.within(2.1, clock=clock))
+    assert clock.sleeps == pytest.approx([2.0], abs=0.01)  # the refused caller took no slot
 
 
 async def test_create_order_waiting_past_its_deadline_for_a_slot_is_never_sent() -> None:
     clock = FakeClock()
-    limiter = RateLimiter(0.5, clock=clock, sleep=clock.sleep)
+    budget = budget_on(clock, 0.5)
     server = FakeSunsky(ok("1.0"), ok(ORDER))
-    async with client_for(server, limiter=limiter) as client:
+    async with client_for(server, budget=budget) as client:
         await client.get_balance()  # the slot is taken: the next one is 2 s away
         with pytest.raises(SunskyNotSentError) as caught:
             await client.create_order(order_request(), deadline=Deadline.within(1, clock=clock))
@@ -53,7 +54,7 @@ async def test_create_order_waiting_past_its_deadline_for_a_slot_is_never_sent()
 
 async def test_confirm_has_the_last_word_after_the_wait_for_a_slot() -> None:
     clock = FakeClock()
-    limiter = RateLimiter(0.5, clock=clock, sleep=clock.sleep)
+    budget = budget_on(clock, 0.5)
     asked_at: list[float] = []
 
     async def superseded() -> str | None:
@@ -61,12 +62,13 @@ async def test_confirm_has_the_last_word_after_the_wait_for_a_slot() -> None:
         return "attempt 1 is no longer the order's current one (now Placed, attempt 2)"
 
     server = FakeSunsky(ok("1.0"))
-    async with client_for(server, limiter=limiter) as client:
+    async with client_for(server, budget=budget) as client:
         await client.get_balance()
         with pytest.raises(SunskyNotSentError) as caught:
             await client.create_order(order_request(), deadline=Deadline.within(5, clock=clock),
                                       confirm=superseded)
-    assert asked_at == [pytest.approx(102.0)]  # asked once, after the 2 s wait, before sending
+    # asked once, after the 2 s wait, before sending
+    assert asked_at == [pytest.approx(102.0, abs=0.01)]
     assert caught.value.messages == [
         "attempt 1 is no longer the order's current one (now Placed, attempt 2)"]
     assert len(server.requests) == 1  # the balance read only
