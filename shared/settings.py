@@ -107,6 +107,10 @@ class Settings(BaseSettings):
 
     # --- business -------------------------------------------------------------------------
     balance_cache_seconds: float = Field(default=60.0, ge=0)
+    # Freight quotes (getPricesAndFreights) are shared by every placer through PostgreSQL for
+    # this long, by country, state, items and quantities; 0 = off (a fresh quote per order).
+    # A createOrder refused because of a stale one re-quotes once, fresh (issue 12).
+    quote_cache_seconds: float = Field(default=600.0, ge=0, le=86400)
     # After an unknown createOrder outcome, wait this long after the attempt started before
     # asking SUNSKY whether the order exists (a slow request may still land).
     placing_settle_seconds: float = Field(default=30.0, ge=0)
