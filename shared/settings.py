@@ -147,8 +147,10 @@ class Settings(BaseSettings):
     tracker_callback_host: str = Field(default="127.0.0.1")
     tracker_callback_port: int = Field(default=8780, ge=0, le=65535)
     tracker_callback_path: str = Field(default="/sunsky/callback")
-    # Callbacks arriving within this window are verified together (getOrderList pages).
-    tracker_callback_batch_seconds: float = Field(default=2.0, ge=0)
+    # Callbacks arriving within this window (from the first; at most the sweep interval) are
+    # verified together (getOrderList pages): lone ones share a page instead of costing a
+    # getOrderDetails each, and Shipped shows up to this late (issue 12; docs/BENCHMARKS.md).
+    tracker_callback_batch_seconds: float = Field(default=10800.0, ge=0)
     # Most order numbers verified in one batch; 20x this many may wait (then HTTP 503).
     tracker_callback_batch_max: int = Field(default=500, ge=1)
     # Delivery has no callback: the sweep finds it (and any callback SUNSKY failed to send).
@@ -159,6 +161,10 @@ class Settings(BaseSettings):
     # getOrderDetails per sweep for each of: open orders missing from SUNSKY's list, and open
     # orders older than the window (least recently read first).
     tracker_sweep_stragglers: int = Field(default=20, ge=0)
+    # Sweep by status (Paid, Shipped, Delivered, Cancelled lists) where SUNSKY honours the
+    # list's status filter (checked on every page; ignored: every status for 24 h). false:
+    # always read every status of the windows.
+    tracker_status_filter: bool = Field(default=True)
 
     # --- Perfex connector: the signed ingest and the notifier (issue 11) ------------------
     # Standard Webhooks secrets, whsec_<base64>; several space separated during a rotation.

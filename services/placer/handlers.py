@@ -73,7 +73,7 @@ class Placer:
         self._sunsky, self._clock, self._sleep, self._rand = sunsky, clock, sleep, rand
         self._monotonic = monotonic
         self._retry_policy = retry_policy(settings)
-        self.quoter = Quoter(settings, uow, sunsky, clock=clock)
+        self.quoter = Quoter(settings, uow, sunsky, clock=clock, monotonic=monotonic)
         self.lookup = SiteNumberLookup(settings, sunsky, self.quoter.countries, clock=clock)
 
     async def handle(self, envelope: Envelope) -> None:

@@ -9,6 +9,7 @@ module does the reading.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -41,11 +42,12 @@ class Prepared:
 
 class Quoter:
     def __init__(self, settings: Settings, uow: Callable[[], UnitOfWork], sunsky: Sunsky, *,
-                 clock: Callable[[], datetime] = utcnow) -> None:
+                 clock: Callable[[], datetime] = utcnow,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         self._uow, self._sunsky, self._clock = uow, sunsky, clock
-        self.countries = CountryDirectory(lambda: self._sunsky.get_countries())
+        self.countries = CountryDirectory(lambda: self._sunsky.get_countries(), clock=monotonic)
         self.balance = BalanceTracker(lambda: self._sunsky.get_balance(),
-                                      ttl=settings.balance_cache_seconds)
+                                      ttl=settings.balance_cache_seconds, clock=monotonic)
         self.quotes = SharedQuotes(uow, ttl=settings.quote_cache_seconds, clock=clock)
         self._policy_cache: tuple[datetime, dict[str, Any]] | None = None
 
