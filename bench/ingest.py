@@ -116,7 +116,7 @@ class Client:
 
 
 def make_events(count: int) -> list[tuple[str, bytes]]:
-    base = secrets.randbelow(10**6) * 10**4
+    base = 1 + secrets.randbelow(2_000_000_000)  # Perfex ids are MySQL INTs (< 2**31)
     return [(str(uuid.uuid4()), encode(invoice_event("invoice.paid", base + n)))
             for n in range(count)]
 

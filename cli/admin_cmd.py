@@ -92,7 +92,7 @@ def serve(host: str, port: int) -> None:
     from shared.logs import configure_logging
 
     settings = load_settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     config = uvicorn.Config(create_app(settings), host=host, port=port, proxy_headers=True,
                             forwarded_allow_ips=settings.admin_forwarded_allow_ips,
                             log_config=None, access_log=False, timeout_graceful_shutdown=5,

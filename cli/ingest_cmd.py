@@ -24,7 +24,7 @@ def ingest(host: str | None, port: int | None) -> None:
     from shared.settings import ConfigurationError, load_settings
 
     settings = load_settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     try:
         check_settings(settings)
     except ConfigurationError as exc:

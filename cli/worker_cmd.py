@@ -31,7 +31,7 @@ def worker(name: str) -> None:
     from shared.messaging.topics import ensure_topics
 
     settings = load_settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     register_secret(settings.sunsky_api_secret.get_secret_value(),
                     url_password(settings.database_url))
     module = importlib.import_module(SERVICES[name])

@@ -25,17 +25,19 @@ import secrets
 import signal
 import sys
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import click
 
 from cli.common import fail
 from cli.worker_cmd import SERVICES
-from devtools.broker import BrokerError, EmbeddedBroker
+from devtools.broker import BrokerError, EmbeddedBroker, free_port
 from devtools.dev_connector import Connector, start_connector
 from devtools.postgres import resolve_database_url
-from devtools.supervisor import Supervisor, dropship_argv, wait_http_ok
+from devtools.supervisor import Child, Supervisor, dropship_argv, wait_http_ok
 from shared.db.migrate import migrate
 from shared.db.pool import create_pool
 from shared.messaging.topics import ensure_topics
@@ -74,7 +76,7 @@ def dev(broker_port: int, sandbox_port: int, auto_advance: float, ingest_port: i
     supervisor, connector = None, None
     try:
         env = _prepare(settings)
-        supervisor = Supervisor(env, echo=sys.stdout, log_dir=_log_dir(settings))
+        supervisor = _DevSupervisor(env, echo=sys.stdout, log_dir=_log_dir(settings))
         if "SUNSKY_BASE_URL" not in os.environ:
             env.update(_start_sandbox(supervisor, sandbox_port, auto_advance, settings))
         for name in SERVICES:
@@ -83,7 +85,7 @@ def dev(broker_port: int, sandbox_port: int, auto_advance: float, ingest_port: i
         connector = start_connector(supervisor, env, ingest_port, perfex_port)
         login = _start_admin(supervisor, admin_port, settings, env) if admin_port else None
         dev_file = _write_dev_settings(settings, env)
-        _banner(settings, env, dev_file, connector, login)
+        _banner(settings, env, dev_file, connector, login, supervisor.metrics_ports)
         _wait(supervisor)
     except KeyboardInterrupt:
         pass
@@ -200,8 +202,25 @@ def _write_dev_settings(settings: Settings, env: dict[str, str]) -> Path:
     return path
 
 
+class _DevSupervisor(Supervisor):
+    """Gives each service it starts (workers, ingest, admin) a free ``METRICS_PORT`` of its
+    own, for the banner: one shared port would let only the first process bind it."""
+
+    def __init__(self, env: Mapping[str, str], **kwargs: Any) -> None:
+        super().__init__(env, **kwargs)
+        self.metrics_ports: dict[str, int] = {}
+
+    def start(self, name: str, argv: Sequence[str], env: Mapping[str, str] | None = None
+              ) -> Child:
+        if len(argv) > 3 and argv[3] in ("worker", "ingest", "admin"):
+            self.metrics_ports[name] = free_port()
+            env = {**(env or {}), "METRICS_PORT": str(self.metrics_ports[name])}
+        return super().start(name, argv, env)
+
+
 def _banner(settings: Settings, env: dict[str, str], dev_file: Path,
-            connector: Connector, login: tuple[str, str, str] | None) -> None:
+            connector: Connector, login: tuple[str, str, str] | None,
+            metrics_ports: dict[str, int]) -> None:
     console = [f"  console     {login[0]}  (log in as {login[1]} / {login[2]})"] if login else []
     lines = [
         "", "sunsky-dropship is up:", *console,
@@ -210,6 +229,9 @@ def _banner(settings: Settings, env: dict[str, str], dev_file: Path,
         f"  ingest      {connector.ingest_url}/v1/events (INGEST_SECRET in {dev_file})",
         f"  notifier    {connector.notifier_line}",
         f"  logs        {Path(settings.state_dir) / 'logs'}",
+        "  metrics     /metrics, /livez, /readyz of each service:",
+        *(f"    {name:<18} http://127.0.0.1:{port}/metrics"
+          for name, port in metrics_ports.items()),
         f"  settings    {dev_file} (read by every dropship command run from here)",
         "In another terminal:",
         "  dropship demo publish --count 20     # Perfex-like invoice events",

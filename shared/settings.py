@@ -1,7 +1,8 @@
 """Runtime configuration, read once at an entrypoint and passed down (STYLE.md point 11).
 
 Environment variable names are part of the product's interface: users, docker-compose and the
-tests rely on them. Nothing else in the code base reads ``os.environ``.
+tests rely on them. Nothing else the services run reads ``os.environ`` (the dev tools in
+``devtools/`` read it to hand their children an environment).
 
 ``load_settings()`` is what entrypoints call: the environment first, then, for what it does not
 set, the file a running ``dropship dev`` wrote (``STATE_DIR/dev.env``: its broker, database and
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -83,6 +85,9 @@ class Settings(BaseSettings):
     # Longest a consumer fetch may wait for data (Faust fixes 1500 ms; Tansu always waits it
     # out, so each hop would cost that much). See shared/messaging/faust_transport.py.
     kafka_fetch_max_wait_ms: int = Field(default=100, ge=1, le=1500)
+    # How long creating topics waits for a broker to answer at all (a starting broker) before
+    # a service or an admin command gives up with BrokerUnavailable.
+    kafka_wait_seconds: float = Field(default=30.0, gt=0)
     state_dir: str = Field(default=".dropship", description="local data: embedded PG, Faust state")
     # Every service re-creates missing lifecycle topics this often (and when a publish failed).
     topic_check_seconds: float = Field(default=30.0, gt=0)
@@ -197,7 +202,15 @@ class Settings(BaseSettings):
     # Proxies whose X-Forwarded-Proto/-For the admin service trusts (HTTPS -> Secure cookie).
     admin_forwarded_allow_ips: str = Field(default="127.0.0.1")
 
+    # /metrics, /livez and /readyz of this process (README "Operations"); 0: not served.
+    metrics_host: str = Field(default="127.0.0.1")
+    metrics_port: int = Field(default=0, ge=0, le=65535)
+    # An order in Ready to Place or Placing unchanged this long counts as stuck (a gauge).
+    orders_stuck_seconds: float = Field(default=600.0, gt=0)
+
     log_level: str = Field(default="INFO")
+    # "text" for people, "json": one object per line with order/message ids and offsets.
+    log_format: Literal["text", "json"] = Field(default="text")
 
     @field_validator("placing_attempt_deadline_seconds")
     @classmethod

@@ -326,6 +326,15 @@ class FakeOverview:
         amount = sum((o.quoted_total or o.total or Decimal(0) for o in waiting), Decimal(0))
         return MoneyWait(len(waiting), amount)
 
+    async def stuck(self, statuses: Collection[OrderStatus], before: datetime
+                    ) -> dict[OrderStatus, int]:
+        counts: dict[OrderStatus, int] = {}
+        for o in self.store.orders.values():
+            changed = self.store.updated_at.get(o.id or 0, o.created_at or _EPOCH)
+            if o.status in statuses and changed < before:
+                counts[o.status] = counts.get(o.status, 0) + 1
+        return counts
+
 
 class FakeAdminAccounts:
     def __init__(self, store: FakeStore) -> None:
@@ -446,7 +455,9 @@ class FakeHealthReads:
 
     async def outbox_backlog(self) -> OutboxBacklog:
         unsent = [state for state in self.store.outbox_rows.values() if state.unsent]
-        return OutboxBacklog(len(unsent), min((s.created_at for s in unsent), default=None))
+        waiting = [state for state in unsent if state.parked_at is None]
+        return OutboxBacklog(len(waiting), min((s.created_at for s in waiting), default=None),
+                             len(unsent) - len(waiting))
 
 
 class FakeOutbox:

@@ -231,6 +231,7 @@ class ServiceOut(BaseModel):
 class OutboxOut(BaseModel):
     pending: int
     oldest_at: datetime | None
+    parked: int
 
 
 class HealthOut(BaseModel):

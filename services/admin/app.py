@@ -34,6 +34,7 @@ from services.admin.runtime import AdminRuntime
 from services.admin.security import LoginRequired
 from services.admin.throttle import LoginThrottle
 from shared.messaging.counts import topic_sizes
+from shared.observability.server import OpsServer
 from shared.settings import Settings
 
 API_DESCRIPTION = """The sunsky-dropship admin API: the Orders list, order details and
@@ -47,10 +48,15 @@ Every error answers `{"error": {"code", "message", "fields"}}`."""
 def create_app(settings: Settings, *, context: AdminContext | None = None) -> FastAPI:
     runtime = AdminRuntime(settings, context=context)
     jobs = Jobs()
+    ops = OpsServer("admin", settings.metrics_host, settings.metrics_port,
+                    checks={"database": runtime.database_check})
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.metrics_port:  # /metrics, /livez, /readyz apart from the console's port
+            await ops.start()
         yield
+        await ops.stop()
         await jobs.stop()
         await runtime.stop()
 

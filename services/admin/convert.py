@@ -125,7 +125,8 @@ def health(h: Health) -> m.HealthOut:
                                                        started_at=p.started_at,
                                                        beat_at=p.beat_at) for p in s.processes])
                   for s in h.services],
-        outbox=m.OutboxOut(pending=h.outbox.pending, oldest_at=h.outbox.oldest_at)
+        outbox=m.OutboxOut(pending=h.outbox.pending, oldest_at=h.outbox.oldest_at,
+                          parked=h.outbox.parked)
         if h.outbox else None,
         database_error=h.database_error, dead_letters=h.dead_letters,
         broker_error=h.broker_error)

@@ -22,6 +22,7 @@ from shared.db.pg import PgUnitOfWork
 from shared.db.pool import create_pool
 from shared.messaging.outbox import OutboxRelay
 from shared.messaging.publisher import KafkaPublisher
+from shared.messaging.topics import TopicKeeper
 from shared.settings import Settings, redact_url
 from shared.sunsky.client import SunskyClient
 
@@ -41,6 +42,7 @@ class AdminRuntime:
         self._lock = asyncio.Lock()
         self._owned: list[Any] = []
         self._relay_task: asyncio.Task[None] | None = None
+        self._pool: asyncpg.Pool | None = None
 
     async def context(self) -> AdminContext:
         """The admin context; ``DatabaseUnavailable`` while PostgreSQL does not answer."""
@@ -64,12 +66,15 @@ class AdminRuntime:
             raise DatabaseUnavailable(f"PostgreSQL at {redact_url(url)} did not answer: "
                                       f"{type(exc).__name__}: {exc}") from exc
         self._owned.append(pool)
+        self._pool = pool
         await migrate(pool, self.settings.database_schema)
         publisher = KafkaPublisher(self.settings.kafka_bootstrap_servers,
                                    client_id=self.settings.app_id("admin"))
         sunsky = SunskyClient.from_settings(self.settings)
         self._owned += [publisher, sunsky]
-        relay = OutboxRelay(pool, publisher)
+        relay = OutboxRelay(lambda: PgUnitOfWork(pool), publisher,
+                            max_attempts=self.settings.outbox_max_attempts,
+                            heal=TopicKeeper(self.settings).ensure)
         self._relay_task = asyncio.create_task(relay.run(), name="admin-outbox")
 
         async def nudge() -> int:
@@ -79,6 +84,16 @@ class AdminRuntime:
         logger.info("admin: database %s schema %s", redact_url(url),
                     self.settings.database_schema)
         return AdminContext(self.settings, lambda: PgUnitOfWork(pool), sunsky, publisher, nudge)
+
+    async def database_check(self) -> str:
+        """Readiness: PostgreSQL answers (connecting first if no request has yet)."""
+        try:
+            await self.context()
+        except DatabaseUnavailable as exc:
+            return f"fail: {str(exc).splitlines()[0][:200]}"
+        if self._pool is not None:
+            await self._pool.fetchval("SELECT 1")
+        return "pass"
 
     async def stop(self) -> None:
         if self._relay_task is not None:

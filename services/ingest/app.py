@@ -35,6 +35,7 @@ from shared.db.pg.ledger import PgIngestLedger
 from shared.db.pool import create_pool
 from shared.messaging.publisher import KafkaPublisher, Publisher
 from shared.messaging.topics import wait_for_broker
+from shared.observability.server import OpsServer, pool_check
 from shared.settings import Settings, redact_url
 
 logger = logging.getLogger(__name__)
@@ -78,6 +79,10 @@ class IngestService:
         # dropship dev, the tests and operators wait for this line
         logger.info("ingest listening on %s%s", self.url, EVENTS_PATH)
         return self.url
+
+    @property
+    def pool(self) -> asyncpg.Pool | None:
+        return self._pool
 
     async def _pg_ledger(self) -> IngestLedger:
         url = await database_url(self.settings)
@@ -160,13 +165,18 @@ class IngestService:
 async def serve(settings: Settings, host: str, port: int) -> None:
     """Run the ingest until SIGTERM, SIGINT or SIGHUP."""
     service = IngestService(settings)
+    ops = OpsServer(SERVICE, settings.metrics_host, settings.metrics_port,
+                    checks={"database": pool_check(lambda: service.pool)})
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         loop.add_signal_handler(signum, stop.set)
     try:
+        if settings.metrics_port:
+            await ops.start()
         await service.start(host, port)
         await stop.wait()
         logger.info("ingest: stop signal received")
     finally:
         await service.stop()
+        await ops.stop()

@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from services.ingest.handlers import Answer, Ingest, loggable_id, refusal
+from shared.observability import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +37,8 @@ def build_web_app(ingest: Ingest, ready: Ready) -> web.Application:
 
 
 def respond(answer: Answer) -> web.Response:
+    metrics.ingest_answered(answer.status, str(answer.body.get("error")
+                                               or answer.body.get("status", "")))
     return web.json_response(answer.body, status=answer.status, headers=answer.headers)
 
 

@@ -14,6 +14,7 @@ from datetime import datetime
 from pydantic import ValidationError
 
 from schemas.perfex import INVOICE_EVENT, InvoiceCreated, InvoicePaid
+from shared import log_context
 from shared.db.repository import AUTO_PLACE, UnitOfWork
 from shared.domain.intake import Ignore, NoChange, Save, decide_invoice_event
 from shared.domain.order import OrderStatus
@@ -33,10 +34,12 @@ InvoiceEvent = InvoiceCreated | InvoicePaid
 def decode(envelope: Envelope) -> InvoiceEvent:
     """Bytes -> a validated event, or ``MessageRejected`` with a readable reason."""
     try:
-        return INVOICE_EVENT.validate_json(envelope.value)
+        event = INVOICE_EVENT.validate_json(envelope.value)
     except ValidationError as exc:
         kind = "invalid_json" if exc.errors()[0]["type"] == "json_invalid" else "schema_violation"
         raise MessageRejected(kind, _summary(exc)) from None
+    log_context.bind(message_id=event.event_id, invoice_id=event.data.invoice.id)
+    return event
 
 
 def _summary(exc: ValidationError) -> str:

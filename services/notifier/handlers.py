@@ -34,6 +34,7 @@ from pydantic import ValidationError
 
 from schemas.orders import ORDER_MESSAGE
 from services.notifier.delivery import Delivery, DeliveryPolicy, Sleep, deliver
+from shared import log_context
 from shared.messaging.envelope import Envelope
 from shared.messaging.policy import MessageRejected
 from shared.settings import NOTIFIED_TOPICS, ConfigurationError, Settings, redact_url
@@ -112,6 +113,7 @@ def decode(envelope: Envelope) -> tuple[str, str]:
         summary = "; ".join(f"{'.'.join(map(str, e['loc'])) or '<root>'}: {e['type']}"
                             for e in exc.errors()[:3])
         raise MessageRejected("schema_violation", summary) from None
+    log_context.bind(message_id=message.message_id, order_id=message.order_id)
     if message.type not in NOTIFIED_TYPES:
         raise MessageRejected("wrong_message_type", f"{message.type} is not sent to Perfex")
     return message.message_id, message.type

@@ -1,4 +1,5 @@
-"""The retrier Faust app: one thin agent over ``order.api_failed`` and two timers."""
+"""The retrier Faust app: one thin agent over ``order.api_failed`` and two timers. Its
+``/metrics`` also carries the gauges read from PostgreSQL (one service exports them)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import Any
 
 from services.retrier.handlers import Retrier
 from shared.messaging.faust_app import ServiceApp, consume, make_app, periodic, raw_topic
+from shared.observability.gauges import DatabaseGauges
 from shared.runtime import Runtime
 from shared.settings import TOPIC_ORDER_API_FAILED, Settings
 
@@ -26,4 +28,6 @@ def build_app(settings: Settings, **overrides: Any) -> ServiceApp:
     periodic(app, settings.retry_scan_seconds, retrier.release_due, "release_due_retries")
     periodic(app, settings.balance_check_seconds, retrier.release_for_balance,
              "release_for_balance")
+    if app.ops is not None:
+        app.ops.refresh = DatabaseGauges(runtime.uow, settings.orders_stuck_seconds).refresh
     return app

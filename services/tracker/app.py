@@ -34,6 +34,10 @@ class TrackerResources:
         self._parts = parts
         self._inbox_task: asyncio.Task[None] | None = None
 
+    @property
+    def pool(self) -> Any:  # /readyz checks the database through it
+        return self._parts.runtime.pool
+
     async def start(self) -> None:
         await self._parts.runtime.start()
         self._inbox_task = asyncio.create_task(self._parts.inbox.run(), name="tracker-inbox")

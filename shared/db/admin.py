@@ -4,6 +4,7 @@ Billing pages, admin accounts, idempotency keys, heartbeats and the outbox backl
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -72,8 +73,9 @@ class Heartbeat:
 
 @dataclass(frozen=True)
 class OutboxBacklog:
-    pending: int
-    oldest_at: datetime | None
+    pending: int  # waiting to be published (not parked)
+    oldest_at: datetime | None  # of those
+    parked: int = 0  # given up on after OUTBOX_MAX_ATTEMPTS: `dropship outbox list|retry`
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,12 @@ class Overview(Protocol):
         ...
 
     async def waiting_for_money(self) -> MoneyWait: ...
+
+    async def stuck(self, statuses: Collection[OrderStatus], before: datetime
+                    ) -> dict[OrderStatus, int]:
+        """How many orders in each of ``statuses`` were last changed before ``before``
+        (statuses with none are left out); by index, never a scan of all orders."""
+        ...
 
 
 class AdminAccounts(Protocol):

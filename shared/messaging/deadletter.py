@@ -12,6 +12,7 @@ from collections.abc import Mapping
 
 from shared.messaging.envelope import Envelope
 from shared.messaging.publisher import Publisher
+from shared.observability import metrics
 from shared.settings import DLQ_SUFFIX
 
 logger = logging.getLogger(__name__)
@@ -55,3 +56,4 @@ class DeadLetters:
         headers = dlq_headers(envelope, reason=reason, error=error, service=self._service,
                               extra=extra)
         await self._publisher.publish(topic, envelope.key, envelope.value, headers)
+        metrics.dead_lettered(envelope.topic, reason)

@@ -4,6 +4,11 @@ Each service is its own Faust app id, hence its own consumer group: ops scale on
 starting more processes of it, which split the topic's partitions. Agents run with
 ``concurrency=1`` (faust #606 can commit past an in-flight message otherwise) and values are
 raw bytes, validated by our pydantic models, not Faust's codecs.
+
+Faust's own web server (and with it its views of tables, routing and partition assignment) is
+off (``web_enabled=False``); with ``METRICS_PORT`` set the app runs our operations listener
+instead (``shared.observability.server``): ``/readyz`` passes while PostgreSQL answers and the
+consumer holds an assignment and is not mid-rebalance.
 """
 
 from __future__ import annotations
@@ -20,20 +25,28 @@ from typing import Any, Protocol
 
 import faust
 
+from shared import log_context
 from shared.logs import install_redaction
 from shared.messaging import faust_transport
 from shared.messaging.deadletter import DeadLetters
 from shared.messaging.envelope import Envelope
 from shared.messaging.policy import Handler, process
+from shared.observability import metrics
+from shared.observability.server import OpsServer, pool_check
 from shared.settings import Settings
 
 logger = logging.getLogger(__name__)
 
 WORKER_STOP_SECONDS = 12.0  # within the 15 s operators (and dropship dev) give a worker
 EXIT_STOP_DEADLINE = 75  # EX_TEMPFAIL: stopped by the deadline, not cleanly
+# How often a worker looks for partitions that started over (faust_transport.forget_restarted).
+RESTART_CHECK_SECONDS = 5.0
 
 
 class Resources(Protocol):
+    """What a service starts before its agents run. One that has a database also has a
+    ``pool`` attribute (None until started): ``/readyz`` then checks PostgreSQL too."""
+
     async def start(self) -> None: ...
     async def stop(self) -> None: ...
 
@@ -42,17 +55,28 @@ class ServiceApp(faust.App):
     """A Faust app that starts the service's resources before agents run, stops them after."""
 
     resources: Resources | None = None
+    ops: OpsServer | None = None  # /metrics, /livez, /readyz when METRICS_PORT is set
+    assigned: bool = False  # between a partition assignment and the next revocation
     fetch_max_wait_ms: int = 1500  # read by shared.messaging.faust_transport
 
     async def on_start(self) -> None:
         await super().on_start()
+        if self.ops is not None:  # first: /livez answers while the database is still away
+            await self.ops.start()
         if self.resources is not None:
             await self.resources.start()
 
     async def on_stop(self) -> None:
         if self.resources is not None:
             await self.resources.stop()
+        if self.ops is not None:
+            await self.ops.stop()
         await super().on_stop()
+
+    async def consumer_ready(self) -> str:
+        if self.rebalancing:
+            return "fail: rebalancing"
+        return "pass" if self.assigned else "fail: no partition assignment yet"
 
 
 def broker_urls(bootstrap: str) -> list[str]:
@@ -84,9 +108,27 @@ def make_app(settings: Settings, service: str, resources: Resources) -> ServiceA
     )
     app.resources = resources
     app.fetch_max_wait_ms = settings.kafka_fetch_max_wait_ms
+    if settings.metrics_port:
+        app.ops = OpsServer(service, settings.metrics_host, settings.metrics_port,
+                            checks={"consumer": app.consumer_ready},
+                            alive=lambda: not app.should_stop)
+        if hasattr(resources, "pool"):
+            app.ops.add_check("database", pool_check(lambda: resources.pool))
+
+    @app.on_partitions_revoked.connect
+    async def _revoked(*args: Any, **kwargs: Any) -> None:
+        app.assigned = False
+
+    async def forget_restarted() -> None:
+        forget = getattr(app.consumer, "forget_restarted", None)
+        if forget is not None:
+            await forget()
+
+    periodic(app, RESTART_CHECK_SECONDS, forget_restarted, "forget_restarted_partitions")
 
     @app.on_partitions_assigned.connect
     async def _log_assignment(*args: Any, **kwargs: Any) -> None:
+        app.assigned = True
         assigned = next((a for a in (*args, *kwargs.values()) if isinstance(a, set)), set())
         names = sorted(f"{tp.topic}:{tp.partition}" for tp in assigned)
         # Tests and operators wait for this line: the worker now consumes these partitions.
@@ -112,8 +154,14 @@ def consume(app: faust.App, topic: Any, name: str, handle: Handler,
     """
 
     async def agent(stream: Any) -> None:
+        token = id(asyncio.current_task())  # this partition's actor
         async for event in stream.events():
-            await process(Envelope.from_faust(event), handle, dead_letters())
+            message = Envelope.from_faust(event)
+            log_context.start_message(topic=message.topic, partition=message.partition,
+                                      offset=message.offset, key=message.key)
+            started = metrics.message_started(name, token)
+            fate = await process(message, handle, dead_letters())
+            metrics.message_finished(name, token, message.topic, fate, started)
 
     agent.__name__ = name
     app.agent(topic, name=name, isolated_partitions=True)(agent)
@@ -150,7 +198,7 @@ class Worker(faust.Worker):
 
     def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
         super().on_setup_root_logger(logger, level)
-        install_redaction(logger)
+        install_redaction(logger)  # and LOG_FORMAT's formatter
 
     def _install_signal_handlers_unix(self) -> None:
         super()._install_signal_handlers_unix()

@@ -1,4 +1,4 @@
-"""Faust's aiokafka transport with a configurable fetch wait.
+"""Faust's aiokafka transport with a configurable fetch wait, and partitions that start over.
 
 Faust hard-codes ``fetch_max_wait_ms=1500`` for its consumers. Measured on the embedded Tansu
 broker (bench/pipeline.py), a Faust hop then took up to 1.5 s (a two-agent chain: p50 about
@@ -7,16 +7,27 @@ broker (bench/pipeline.py), a Faust hop then took up to 1.5 s (a two-agent chain
 ``kafka_fetch_max_wait_ms``, default 100) bounds it: the chain's p50 fell to about 80 ms. On
 Apache Kafka a lower value only means more fetches while idle. The transport is selected with
 the ``dropship-kafka://`` broker URL scheme (``register()``).
+
+A partition that starts over (the embedded broker lost its data and re-created the topic;
+on Kafka, a topic deleted and re-created) has offsets from 0 again, but Faust keeps the last
+offset it read and silently drops every message below it ("DROPPED MESSAGE ROFF", debug
+level only), so new work waits until the new offsets pass the old ones. ``forget_restarted``
+notices a partition whose log end is below what was read from it and forgets what Faust knew
+of it, as a revocation would: its messages are read again from where the consumer stands
+(at-least-once; every consumer here is idempotent).
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from faust.transport.drivers import TRANSPORTS
 from faust.transport.drivers import aiokafka as driver
 
 SCHEME = "dropship-kafka"
+
+logger = logging.getLogger(__name__)
 
 
 class _ConsumerThread(driver.AIOKafkaConsumerThread):
@@ -34,6 +45,29 @@ class _Consumer(driver.Consumer):
         thread = _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
         thread.fetch_max_wait_ms = getattr(self.app, "fetch_max_wait_ms", 1500)
         return thread
+
+    async def forget_restarted(self) -> list[Any]:
+        """Partitions whose log now ends below the offset last read from them: forget what
+        was read, acked and committed there and read them again from the start (see the module
+        docstring); returns them. One ListOffsets request for all assigned partitions."""
+        reads = {tp: read for tp, read in self._read_offset.items() if read is not None}
+        if not reads:
+            return []
+        try:
+            ends = await self.highwaters(*reads)
+        except Exception:  # the broker is away or mid-rebalance: look again next time
+            return []
+        # strictly below: Tansu may report the end of a multi-record batch one short
+        restarted = [tp for tp, read in reads.items() if (ends.get(tp) or 0) < read]
+        for tp in restarted:
+            for known in (self._gap, self._acked, self._acked_index, self._committed_offset):
+                known.pop(tp, None)
+            await self.seek(tp, 0)  # Faust then forgets its read offset too
+        if restarted:
+            logger.warning("partitions started over (the broker lost their data?): reading "
+                           "them again from the start: %s",
+                           " ".join(sorted(f"{tp.topic}:{tp.partition}" for tp in restarted)))
+        return restarted
 
 
 class Transport(driver.Transport):

@@ -30,6 +30,7 @@ import asyncpg
 from pydantic import BaseModel, ValidationError
 
 from schemas.orders import ORDER_MESSAGE
+from shared import log_context
 from shared.messaging.deadletter import DeadLetters
 from shared.messaging.envelope import Envelope
 
@@ -120,6 +121,7 @@ def decode_order_message(envelope: Envelope, expected: type[M]) -> M:
         message = ORDER_MESSAGE.validate_json(envelope.value)
     except ValidationError as exc:
         raise MessageRejected("schema_violation", str(exc.errors()[:3])) from None
+    log_context.bind(message_id=message.message_id, order_id=message.order_id)
     if not isinstance(message, expected):
         raise MessageRejected("wrong_message_type", f"{message.type} on {envelope.topic}")
     return message

@@ -28,7 +28,6 @@ from shared.settings import ALL_TOPICS, Settings
 
 logger = logging.getLogger(__name__)
 
-BROKER_WAIT_SECONDS = 30.0
 _REQUEST_TIMEOUT_MS = 10_000
 
 
@@ -56,11 +55,12 @@ async def wait_for_broker(bootstrap: str, timeout: float) -> None:  # noqa: ASYN
 async def ensure_topics(settings: Settings, names: Iterable[str] = ALL_TOPICS) -> None:
     """Create ``settings.topic(name)`` for each name; existing topics are left alone."""
     wanted = [settings.topic(name) for name in names]
-    await wait_for_broker(settings.kafka_bootstrap_servers, BROKER_WAIT_SECONDS)
+    await wait_for_broker(settings.kafka_bootstrap_servers, settings.kafka_wait_seconds)
     new_topics = [
         NewTopic(name, settings.topic_partitions, settings.topic_replication) for name in wanted
     ]
-    created = await _create(settings.kafka_bootstrap_servers, new_topics)
+    created = await _create(settings.kafka_bootstrap_servers, new_topics,
+                            settings.kafka_wait_seconds)
     logger.info(
         "Topics ready on %s: %d created, %d already there",
         settings.kafka_bootstrap_servers,
@@ -69,7 +69,8 @@ async def ensure_topics(settings: Settings, names: Iterable[str] = ALL_TOPICS) -
     )
 
 
-async def _create(bootstrap: str, new_topics: list[NewTopic], attempts: int = 3) -> list[str]:
+async def _create(bootstrap: str, new_topics: list[NewTopic], wait_seconds: float,
+                  attempts: int = 3) -> list[str]:
     """CreateTopics, retried when the connection drops (a broker that is just restarting)."""
     for attempt in range(1, attempts + 1):
         try:
@@ -80,7 +81,7 @@ async def _create(bootstrap: str, new_topics: list[NewTopic], attempts: int = 3)
             if attempt == attempts:
                 raise
             logger.warning("Broker %s dropped the connection; retrying topic creation", bootstrap)
-            await wait_for_broker(bootstrap, BROKER_WAIT_SECONDS)
+            await wait_for_broker(bootstrap, wait_seconds)
     raise AssertionError("unreachable")
 
 
@@ -111,7 +112,7 @@ class TopicKeeper:
         settings = self._settings
         created = await _create(bootstrap, [NewTopic(settings.topic(n), settings.topic_partitions,
                                                      settings.topic_replication)
-                                            for n in missing])
+                                            for n in missing], settings.kafka_wait_seconds)
         if created:
             logger.warning("created %d missing topic(s) on %s: %s", len(created), bootstrap,
                            " ".join(sorted(created)))

@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
+from shared.observability import metrics
 from shared.settings import Settings
 from shared.sunsky.deadline import Confirm, Deadline
 from shared.sunsky.errors import (
@@ -176,7 +177,9 @@ class SunskyClient(SunskyHttp):
         return result.page_count, result.result
 
     async def get_balance(self) -> Decimal:
-        return await self._read(GET_BALANCE, {}, _BALANCE.validate_python)
+        balance = await self._read(GET_BALANCE, {}, _BALANCE.validate_python)
+        metrics.balance_read(float(balance))
+        return balance
 
     async def get_bill_list(
         self, *, created_from: date, created_to: date, page: int = 1, page_size: int = 100

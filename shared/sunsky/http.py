@@ -31,6 +31,7 @@ from typing import Any, Self, TypeVar
 import httpx
 from pydantic import ValidationError
 
+from shared.observability import metrics
 from shared.sunsky.deadline import Confirm, Deadline, DeadlinePassed
 from shared.sunsky.errors import (
     SunskyError,
@@ -141,8 +142,9 @@ class SunskyHttp:
             outcome = f"{exc.kind}:{exc.code}"
             raise
         finally:
-            elapsed_ms = (time.perf_counter() - started) * 1000
-            logger.debug("sunsky %s %.0fms %s", path, elapsed_ms, outcome)
+            elapsed = time.perf_counter() - started
+            metrics.sunsky_call(path, outcome.partition(":")[0], elapsed)
+            logger.debug("sunsky %s %.0fms %s", path, elapsed * 1000, outcome)
 
     async def _clear_to_send(self, path: str, deadline: Deadline | None,
                              confirm: Confirm | None) -> None:

@@ -14,6 +14,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
+from shared.observability import metrics
 from shared.sunsky.deadline import Deadline, DeadlinePassed
 
 
@@ -47,6 +48,7 @@ class RateLimiter:
         included) would come after ``deadline``."""
         if self.unlimited:
             return
+        started = time.monotonic()
         await self._lock_before(deadline)
         try:
             self._refill()
@@ -58,6 +60,7 @@ class RateLimiter:
                 await self._sleep(wait)
                 self._refill()
             self._tokens -= 1
+            metrics.budget_waited(time.monotonic() - started)
         finally:
             self._lock.release()
 

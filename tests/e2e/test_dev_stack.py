@@ -79,7 +79,7 @@ def alive(pid: int) -> bool:
 
 async def test_dev_starts_the_connector_and_sighup_stops_everything(
         stack_settings: Settings, tmp_path: Path) -> None:
-    ingest_port, perfex_port = free_port(), free_port()
+    ingest_port, perfex_port, admin_port = free_port(), free_port(), free_port()
     schema = f"{stack_settings.database_schema}_dev"
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("PERFEX_WEBHOOK", "INGEST_", "SUNSKY_BASE_URL"))}
@@ -91,7 +91,7 @@ async def test_dev_starts_the_connector_and_sighup_stops_everything(
                KAFKA_SESSION_TIMEOUT_SECONDS="2")
     argv = dropship_argv("dev", "--sandbox-port", str(free_port()), "--ingest-port",
                          str(ingest_port), "--perfex-port", str(perfex_port),
-                         "--auto-advance", "0")
+                         "--admin-port", str(admin_port), "--auto-advance", "0")
     process = await asyncio.create_subprocess_exec(
         *argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT, start_new_session=True)
@@ -107,6 +107,15 @@ async def test_dev_starts_the_connector_and_sighup_stops_everything(
         secret = re.search(r"^INGEST_SECRET=(\S+)$", (tmp_path / "dev.env").read_text(), re.M)
         assert secret, "dev.env has no INGEST_SECRET"
         assert await accepted(f"http://127.0.0.1:{ingest_port}/v1/events", secret.group(1))
+        # what a new user does next: open the console the banner names, log in as it says
+        console = re.search(r"console +(http://\S+/) +\(log in as (\S+) / (\S+)\)", output.text)
+        assert console and console.group(1) == f"http://127.0.0.1:{admin_port}/", output.text
+        assert await logs_in(*console.groups())
+        metrics = dict(re.findall(r"^ {4}(\S+) +http://127\.0\.0\.1:(\d+)/metrics$",
+                                  output.text, re.M))
+        assert {"invoice-listener", "placer", "retrier", "tracker", "ingest"} <= set(metrics)
+        assert len(set(metrics.values())) == len(metrics), metrics  # one port each
+        assert await answers(f"http://127.0.0.1:{metrics['placer']}/livez")
         children = started(output.text)
         assert len(children) >= 6, output.text
 
@@ -123,6 +132,32 @@ async def test_dev_starts_the_connector_and_sighup_stops_everything(
             drop_mariadb(database)  # what dev drops itself when it stops cleanly
         assert stack_settings.database_url is not None
         await drop_schema(stack_settings.database_url, schema)
+
+
+async def logs_in(console: str, name: str, password: str) -> bool:
+    """The login form, then the Orders page with the session it gave."""
+    async with httpx.AsyncClient(base_url=console, timeout=10) as client:
+        form = await client.get("/login")
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+        assert form.status_code == 200 and csrf, form.text
+        answer = await client.post("/login", data={"name": name, "password": password,
+                                                   "csrf_token": csrf.group(1),
+                                                   "next": "/orders"})
+        assert answer.status_code == 303, answer.text
+        orders = await client.get("/orders")
+        return orders.status_code == 200 and "Orders" in orders.text
+
+
+async def answers(url: str, timeout: float = 60) -> bool:
+    """``url`` answers 200, once its process listens."""
+    deadline = time.monotonic() + timeout
+    async with httpx.AsyncClient(timeout=10) as client:
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.TransportError):
+                if (await client.get(url)).status_code == 200:
+                    return True
+            await asyncio.sleep(0.3)
+    return False
 
 
 async def accepted(url: str, secret: str, timeout: float = 60) -> bool:

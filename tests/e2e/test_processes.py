@@ -195,8 +195,10 @@ def dropship(env: dict[str, str], *args: str) -> str:
     return result.stdout
 
 
-# SIGHUP (a closed terminal) is tests/e2e/test_dev_stack.py's; the closed pipe is the last test's.
+# SIGHUP (a closed terminal) is tests/e2e/test_dev_stack.py's; the closed pipe is the last test's;
+# Ctrl-C with tee is the last test's too.
 DEV_STOPS: dict[str, tuple[Stop, bool]] = {
+    "sigterm": (signal_parent(signal.SIGTERM), False),
     "background, sigkill": (signal_parent(signal.SIGKILL), True),
 }
 

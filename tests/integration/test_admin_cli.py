@@ -29,7 +29,7 @@ def test_database_down_is_one_line() -> None:
 
 def test_broker_down_is_one_line() -> None:
     result = dropship("demo", "publish", "--count", "1",
-                      KAFKA_BOOTSTRAP_SERVERS=f"127.0.0.1:{free_port()}")
+                      KAFKA_BOOTSTRAP_SERVERS=f"127.0.0.1:{free_port()}", KAFKA_WAIT_SECONDS="2")
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines() == [result.stderr.strip().splitlines()[-1]]
     assert result.stderr.strip().startswith("error: BrokerUnavailable")

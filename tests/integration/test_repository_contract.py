@@ -361,6 +361,19 @@ async def test_outbox_rows_come_in_id_order_until_sent(adapter: Adapter) -> None
     assert await due_ids(adapter, ids) == ids[1:]
 
 
+async def test_the_health_backlog_tells_parked_rows_from_waiting_ones(adapter: Adapter) -> None:
+    async with adapter.uow() as unit:
+        before = await unit.health.outbox_backlog()
+    _waiting, parked = await queue_rows(adapter, ("t.a", uuid.uuid4().hex),
+                                       ("t.a", uuid.uuid4().hex))
+    async with adapter.uow() as unit:
+        await unit.outbox.record_failure(parked, "too large", retry_at=None, parked_at=NOW)
+        await unit.commit()
+    async with adapter.uow() as unit:
+        after = await unit.health.outbox_backlog()
+    assert (after.pending - before.pending, after.parked - before.parked) == (1, 1)
+
+
 async def test_a_failed_row_holds_back_its_key_until_due_and_a_parked_one_until_released(
         adapter: Adapter) -> None:
     k, other = uuid.uuid4().hex, uuid.uuid4().hex
@@ -543,6 +556,24 @@ async def test_stuck_means_open_and_unchanged_since(uow) -> None:
     mine = (old_open.id, old_done.id, fresh.id)
     cutoff = datetime.now(UTC) - timedelta(days=1)
     assert await listed(uow, order_ids=mine, updated_before=cutoff) == [old_open.id]
+
+
+async def test_stuck_counts_orders_per_status_unchanged_since(uow) -> None:
+    cutoff = datetime.now(UTC) - timedelta(days=1)
+    watched = (OrderStatus.READY_TO_PLACE, OrderStatus.PLACING)
+    async with uow() as unit:
+        before = await unit.overview.stuck(watched, cutoff)
+    old_ready = await add(uow, new_order())
+    old_placing = await add(uow, replace(new_order(), status=OrderStatus.PLACING))
+    old_done = await add(uow, replace(new_order(), status=OrderStatus.DELIVERED))
+    await add(uow, new_order())  # fresh: not stuck
+    for order in (old_ready, old_placing, old_done):
+        await age(uow, order.id, cutoff - timedelta(days=2))
+    async with uow() as unit:
+        after = await unit.overview.stuck(watched, cutoff)
+    assert {s: after.get(s, 0) - before.get(s, 0) for s in watched} == {
+        OrderStatus.READY_TO_PLACE: 1, OrderStatus.PLACING: 1}
+    assert set(after) <= set(watched)
 
 
 async def test_tab_counts_follow_every_status_change(uow) -> None:

@@ -9,6 +9,7 @@ import pytest
 
 from shared.domain.order import transitions_table_markdown
 from shared.failure_codes import catalogue_markdown
+from shared.observability.metrics import metrics_table_markdown
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -21,7 +22,8 @@ def section(name: str) -> str:
 
 
 @pytest.mark.parametrize(("name", "generate"), [("statuses", transitions_table_markdown),
-                                                ("codes", catalogue_markdown)])
+                                                ("codes", catalogue_markdown),
+                                                ("metrics", metrics_table_markdown)])
 def test_readme_tables_are_generated(name: str, generate) -> None:
     assert section(name) == generate(), f"README {name} table drifted from the code"
 
@@ -34,3 +36,11 @@ def test_every_environment_variable_in_the_readme_exists() -> None:
     fields = {f.upper() for f in Settings.model_fields}
     assert len(names) > 20
     assert names <= fields, names - fields
+
+
+def test_every_setting_is_documented_in_the_readme() -> None:
+    from shared.settings import Settings
+
+    documented = set(re.findall(r"`([A-Z][A-Z0-9_]+)`", README.read_text()))
+    missing = {f.upper() for f in Settings.model_fields} - documented
+    assert not missing, f"settings missing from the README: {sorted(missing)}"

@@ -129,7 +129,8 @@ class PgHealthReads:
 
     async def outbox_backlog(self) -> OutboxBacklog:
         row = await self._conn.fetchrow(
-            "SELECT count(*) AS n, min(created_at) AS oldest FROM outbox"
-            " WHERE published_at IS NULL")
+            "SELECT count(*) FILTER (WHERE parked_at IS NULL) AS n,"
+            " min(created_at) FILTER (WHERE parked_at IS NULL) AS oldest,"
+            " count(parked_at) AS parked FROM outbox WHERE published_at IS NULL")
         assert row is not None
-        return OutboxBacklog(row["n"], row["oldest"])
+        return OutboxBacklog(row["n"], row["oldest"], row["parked"])

@@ -118,6 +118,8 @@ def _order_from(row: asyncpg.Record, items: Sequence[asyncpg.Record]) -> Order:
 class PgOrderRepository:
     def __init__(self, conn: asyncpg.Connection) -> None:
         self._conn = conn
+        # (from, to, failure code) of every status change written: counted once committed
+        self.changes: list[tuple[str | None, str, str | None]] = []
 
     async def _load(self, where: str, arg: Any, for_update: bool) -> Order | None:
         lock = " FOR UPDATE" if for_update else ""
@@ -167,7 +169,10 @@ class PgOrderRepository:
              for i in order.items])
 
     async def _write_history(self, order: Order) -> Order:
-
+        code = order.last_error.code if order.last_error else None
+        self.changes += [(c.from_status.value if c.from_status else None, c.to_status.value,
+                          code if c.to_status == OrderStatus.API_FAILED else None)
+                         for c in order.history]
         await self._conn.executemany(
             "INSERT INTO order_status_history (order_id, from_status, to_status, reason, actor, at)"
             " VALUES ($1, $2, $3, $4, $5, $6)",

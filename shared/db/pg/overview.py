@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from datetime import datetime
 from decimal import Decimal
 
 import asyncpg
@@ -54,3 +56,10 @@ class PgOverview:
             " FROM orders WHERE status = 'api_failed' AND last_error_code = 'BALANCE_NOT_ENOUGH'")
         assert row is not None
         return MoneyWait(row["n"], Decimal(row["amount"]))
+
+    async def stuck(self, statuses: Collection[OrderStatus], before: datetime
+                    ) -> dict[OrderStatus, int]:
+        rows = await self._conn.fetch(  # orders_status_idx (status, updated_at)
+            "SELECT status, count(*) AS n FROM orders WHERE status = ANY($1::text[])"
+            " AND updated_at < $2 GROUP BY status", [s.value for s in statuses], before)
+        return {OrderStatus(r["status"]): r["n"] for r in rows}

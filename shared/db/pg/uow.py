@@ -32,6 +32,7 @@ from shared.db.repository import (
     SettingsStore,
     TrackingReads,
 )
+from shared.observability import metrics
 
 
 class PgUnitOfWork:
@@ -59,7 +60,8 @@ class PgUnitOfWork:
         self._tx = conn.transaction()
         await self._tx.start()
         self._committed = False
-        self.orders, self.tracking = PgOrderRepository(conn), PgTrackingReads(conn)
+        self._orders = PgOrderRepository(conn)
+        self.orders, self.tracking = self._orders, PgTrackingReads(conn)
         self.outbox, self.inbox = PgOutbox(conn), PgInbox(conn)
         self.settings, self.locks, self.replays = (PgSettingsStore(conn), PgLocks(conn),
                                                    PgReplays(conn))
@@ -80,3 +82,4 @@ class PgUnitOfWork:
     async def commit(self) -> None:
         await self._tx.commit()
         self._committed = True
+        metrics.orders_changed(self._orders.changes)
