@@ -113,7 +113,7 @@ async def run(scenario: Scenario, database_url: str, n: int, seed: int) -> Resul
     carts = Mix(seed=seed, per_hour=scenario.per_hour).carts(START, n)
     sunsky = world(clock)
     settings = Settings(database_url=database_url, database_schema=schema,
-                        quote_cache_seconds=scenario.ttl, sunsky_max_calls_per_second=0)
+                        quote_cache_seconds=scenario.ttl)
     async with _pool(database_url, schema) as pool:
         uow = lambda: PgUnitOfWork(pool)  # noqa: E731
         placer = Placer(settings, uow, sunsky, clock=clock, sleep=clock.sleep,

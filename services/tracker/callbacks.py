@@ -137,6 +137,10 @@ class CallbackInbox:
         return "queued"
 
     @property
+    def batch_seconds(self) -> float:
+        return self._batch_seconds
+
+    @property
     def pending(self) -> int:
         return len(self._pending)
 

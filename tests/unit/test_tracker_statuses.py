@@ -98,3 +98,39 @@ async def test_a_callback_batch_stops_asking_for_a_status_sunsky_ignores(
     sunsky.calls.clear()
     await reconciler.verify({orders[3][1]: "order/shipped"})
     assert sunsky.calls == ["getOrderDetails"]
+
+
+# --- the callback batch window (issue 12) ---------------------------------------------------
+
+
+@pytest.mark.parametrize(("window", "sweep", "expected"), [
+    (None, 43200, 10800),  # the default: 3 h
+    (None, 3600, 3600),  # never longer than a sweep interval
+    (2, 43200, 2),
+])
+def test_the_tracker_waits_for_callbacks_at_most_a_sweep_interval(
+        window: float | None, sweep: float, expected: float) -> None:
+    from services.tracker.app import bootstrap
+
+    given = {} if window is None else {"tracker_callback_batch_seconds": window}
+    parts = bootstrap(Settings(tracker_sweep_seconds=sweep, **given))
+    assert parts.inbox.batch_seconds == expected
+
+
+async def test_lone_callbacks_wait_for_the_window_then_share_one_batch(clock: Clock) -> None:
+    from services.tracker.callbacks import CallbackInbox
+
+    batches: list[set[str]] = []
+
+    async def verify(numbers: dict[str, str]) -> None:
+        batches.append(set(numbers))
+
+    inbox = CallbackInbox(verify, batch_seconds=3600, batch_max=10, clock=clock)
+    assert inbox.due_at() is None
+    inbox.offer("1", "order/shipped")
+    opened = clock.now
+    clock.now += timedelta(minutes=40)
+    inbox.offer("2", "order/shipped")  # the window runs from the first one
+    assert inbox.due_at() == opened + timedelta(hours=1)
+    await inbox.verify_batch()
+    assert batches == [{"1", "2"}] and inbox.due_at() is None
