@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import secrets
 import statistics
@@ -38,6 +37,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from budget_mix import COUNTRIES, SKU_COUNT, US_STATES, Cart, Mix, sku
+from tracking import _pool
 from tracking_report import machine, write_section
 
 from devtools.perfex_events import address, encode, invoice_event, item
@@ -45,9 +45,7 @@ from devtools.postgres import resolve_database_url
 from schemas.orders import OrderReady
 from schemas.perfex import INVOICE_EVENT
 from services.placer.handlers import Placer
-from shared.db.migrate import migrate
 from shared.db.pg import PgUnitOfWork
-from shared.db.pool import create_pool, quote_ident
 from shared.domain import quoting
 from shared.domain.intake import Save, decide_invoice_event
 from shared.domain.order import OrderStatus
@@ -55,6 +53,7 @@ from shared.domain.placement import Destination
 from shared.messaging.envelope import Envelope
 from shared.settings import Settings
 from shared.sunsky.models import Country, State
+from tests.builders import Clock
 from tests.fake_sunsky import FakeSunsky
 
 HEADING = "## SUNSKY calls per placed order (issue 12)"
@@ -85,21 +84,7 @@ class Result:
         return sum(self.calls.values()) / max(self.placed, 1)
 
 
-class SimClock:
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def monotonic(self) -> float:
-        return (self.now - START).total_seconds()
-
-    async def sleep(self, seconds: float) -> None:
-        raise AssertionError("no placement in this benchmark should wait")
-
-
-def world(clock: SimClock) -> FakeSunsky:
+def world(clock: Clock) -> FakeSunsky:
     states = [State(code=code, name=code) for code, _ in US_STATES]
     countries = [Country(id=COUNTRY_IDS[iso2], code=iso2, name=iso2, shipToState=iso2 == "US",
                          stateList=states if iso2 == "US" else []) for iso2, _ in COUNTRIES]
@@ -109,7 +94,7 @@ def world(clock: SimClock) -> FakeSunsky:
 
 async def run(scenario: Scenario, database_url: str, n: int, seed: int) -> Result:
     schema = f"bench_calls_{secrets.token_hex(3)}"
-    clock = SimClock()
+    clock = Clock()  # the unit tests' simulated clock: moved to each order's arrival
     carts = Mix(seed=seed, per_hour=scenario.per_hour).carts(START, n)
     sunsky = world(clock)
     settings = Settings(database_url=database_url, database_schema=schema,
@@ -126,17 +111,6 @@ async def run(scenario: Scenario, database_url: str, n: int, seed: int) -> Resul
                                      OrderStatus.PLACED.value)
     keys = {quoting.quote_key(Destination(COUNTRY_IDS[c.iso2], c.state), c.lines) for c in carts}
     return Result(scenario, n, placed, Counter(sunsky.calls), len(keys))
-
-
-@contextlib.asynccontextmanager
-async def _pool(database_url: str, schema: str) -> Any:
-    pool = await create_pool(database_url, schema)
-    try:
-        await migrate(pool, schema)
-        yield pool
-    finally:
-        await pool.execute(f"DROP SCHEMA IF EXISTS {quote_ident(schema)} CASCADE")
-        await pool.close()
 
 
 async def _seed(uow: Any, i: int, cart: Cart) -> int:
