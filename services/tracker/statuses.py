@@ -58,9 +58,13 @@ def passes(orders: Sequence[Order]) -> list[tuple[int, list[Order]]]:
     """(status to list, orders whose created-date windows to list it in)."""
     everything = [o for o in orders if o.sunsky is not None]
     # SUNSKY not yet seen paid, or Placed still (the order.placed that moves it on was lost)
-    unpaid = [o for o in everything if (o.sunsky.status or 0) < PAID  # type: ignore[union-attr]
-              or o.status == OrderStatus.PLACED]
-    unshipped = [o for o in everything if (o.sunsky.status or 0) < SHIPPED]  # type: ignore[union-attr]
+    unpaid = [o for o in everything if _last_seen(o) < PAID or o.status == OrderStatus.PLACED]
+    unshipped = [o for o in everything if _last_seen(o) < SHIPPED]
     return [(status, chosen) for status, chosen in
             ((PAID, unpaid), (SHIPPED, unshipped), (DELIVERED, everything),
              (CANCELLED, everything)) if chosen]
+
+
+def _last_seen(order: Order) -> int:
+    """SUNSKY's status code when we last read the order (0: never read)."""
+    return (order.sunsky.status if order.sunsky else None) or 0
