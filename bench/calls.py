@@ -212,10 +212,12 @@ READING = (
     "refuses what the balance does not cover), so the TTL only bounds how stale the chosen "
     "shipping way and the recorded total may be. `QUOTE_CACHE_SECONDS` stays 600 by default "
     "as the issue asks.",
-    "- getBalance: the placer re-reads the balance once `BALANCE_CACHE_SECONDS` (60 s) passed "
-    "since its last read, so at 100 orders an hour it costs 0.375 calls per order, more than "
-    "the quote cache saves; at 1,000 an hour 0.06. Not changed here (with several placers each "
-    "one only knows its own debits; SUNSKY still refuses what the balance does not cover).",
+    "- getBalance: the placer re-reads the balance once `BALANCE_CACHE_SECONDS` passed since "
+    "its last read (sooner when it looks short). At the old default of 60 s that cost 0.375 "
+    "calls per order at 100 orders an hour (more than the quote cache saves) and 0.06 at 1,000 "
+    "(`BALANCE_CACHE_SECONDS=60 python bench/calls.py`); the default is now 600 s. SUNSKY still "
+    "refuses an order the balance does not cover (several placers each know only their own "
+    "debits), so a stale balance costs at worst a refused createOrder, never money.",
     "- The cache never changes an order's outcome: a quote SUNSKY no longer honours (shipping "
     "way gone, prices past the balance) makes createOrder refuse, and the placer re-quotes once "
     "(tests/e2e/test_quote_cache.py); none happened here (prices and ways did not change).",

@@ -111,10 +111,11 @@ class Settings(BaseSettings):
     sunsky_read_retries: int = Field(default=3, ge=0)
 
     # --- business -------------------------------------------------------------------------
-    balance_cache_seconds: float = Field(default=60.0, ge=0)
-    # Freight quotes (getPricesAndFreights) are shared by every placer through PostgreSQL for
-    # this long, by country, state, items and quantities; 0 = off (a fresh quote per order).
-    # A createOrder refused because of a stale one re-quotes once, fresh (issue 12).
+    # The balance read, minus own debits, is trusted this long (re-read sooner when short); SUNSKY
+    # refuses what it does not cover anyway. Was 60: 0.375 calls/order at 100 orders/h (bench).
+    balance_cache_seconds: float = Field(default=600.0, ge=0)
+    # Freight quotes shared by every placer (PostgreSQL) by country, state, items, quantities;
+    # 0 = off. A createOrder refusing a stale one re-quotes once, fresh (issue 12).
     quote_cache_seconds: float = Field(default=600.0, ge=0, le=86400)
     # After an unknown createOrder outcome, wait this long after the attempt started before
     # asking SUNSKY whether the order exists (a slow request may still land).
@@ -152,9 +153,8 @@ class Settings(BaseSettings):
     tracker_callback_host: str = Field(default="127.0.0.1")
     tracker_callback_port: int = Field(default=8780, ge=0, le=65535)
     tracker_callback_path: str = Field(default="/sunsky/callback")
-    # Callbacks arriving within this window (from the first; at most the sweep interval) are
-    # verified together (getOrderList pages): lone ones share a page instead of costing a
-    # getOrderDetails each, and Shipped shows up to this late (issue 12; docs/BENCHMARKS.md).
+    # Callbacks within this window (from the first; at most the sweep interval) are verified
+    # together: lone ones share a list page, and Shipped shows up to this late (issue 12).
     tracker_callback_batch_seconds: float = Field(default=10800.0, ge=0)
     # Most order numbers verified in one batch; 20x this many may wait (then HTTP 503).
     tracker_callback_batch_max: int = Field(default=500, ge=1)
@@ -166,9 +166,8 @@ class Settings(BaseSettings):
     # getOrderDetails per sweep for each of: open orders missing from SUNSKY's list, and open
     # orders older than the window (least recently read first).
     tracker_sweep_stragglers: int = Field(default=20, ge=0)
-    # Sweep by status (Paid, Shipped, Delivered, Cancelled lists) where SUNSKY honours the
-    # list's status filter (checked on every page; ignored: every status for 24 h). false:
-    # always read every status of the windows.
+    # Sweep by status where SUNSKY's list honours ``status`` (checked on every page; ignored:
+    # every status for 24 h); false: always every status (services/tracker/statuses.py).
     tracker_status_filter: bool = Field(default=True)
 
     # --- Perfex connector: the signed ingest and the notifier (issue 11) ------------------
