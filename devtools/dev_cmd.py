@@ -40,14 +40,9 @@ from devtools.postgres import resolve_database_url
 from devtools.supervisor import Child, Supervisor, dropship_argv, wait_http_ok
 from shared.db.migrate import migrate
 from shared.db.pool import create_pool
+from shared.dev_file import DEV_PID_KEY, dev_settings_path
 from shared.messaging.topics import ensure_topics
-from shared.settings import (
-    DEV_PID_KEY,
-    SANDBOX_API_KEY,
-    SANDBOX_API_SECRET,
-    Settings,
-    dev_settings_path,
-)
+from shared.settings import SANDBOX_API_KEY, SANDBOX_API_SECRET, Settings
 
 
 @click.command()

@@ -27,6 +27,9 @@ Controls (JSON, no signature), errors ``{"error": "..."}`` with 400/404/409:
   ``{"dedupe": false}`` -> same shape: off, a reused ``siteNumber`` creates a second order (the
   worst-case SUNSKY) instead of the ``已下单`` refusal; ``dropship sandbox --no-dedupe`` starts
   that way
+- ``GET|POST /_sandbox/catalogue`` ``{"prices": {"S-CAB-0042": "9.00"}, "withdrawn_ways":
+  [25]}`` -> same shape: SUNSKY's prices changed and shipping ways withdrawn (quotes no longer
+  offer them, createOrder refuses them with ``SHIPPING_WAY_NOT_AVAILABLE``) until the next reset
 - ``GET|POST|DELETE /_sandbox/faults`` -> the fault settings (``faults.FaultSettings``)
 """
 

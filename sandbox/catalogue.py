@@ -191,10 +191,12 @@ def shipping_ways(country_id: int) -> list[ShippingWay]:
     return [SHIPPING_WAYS[i] for i in _WAYS_BY_COUNTRY.get(country_id, ())]
 
 
-def freight_list(country_id: int, weight_kg: Decimal, qty: int) -> list[dict[str, object]]:
-    """``data.freightList`` of ``getPricesAndFreights`` (an empty list: no way to ship there)."""
+def freight_list(country_id: int, weight_kg: Decimal, qty: int,
+                 withdrawn: frozenset[int] | set[int] = frozenset()) -> list[dict[str, object]]:
+    """``data.freightList`` of ``getPricesAndFreights`` (an empty list: no way to ship there);
+    ways the controls ``withdrawn`` are not offered."""
     return [
         {"id": w.id, "name": w.name, "shippingCost": money(w.cost(weight_kg, qty)),
          "transitTime": w.transit_time}
-        for w in shipping_ways(country_id)
+        for w in shipping_ways(country_id) if w.id not in withdrawn
     ]

@@ -14,6 +14,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from sandbox.catalogue import CATALOGUE
 from sandbox.core import SANDBOX, Sandbox
 from sandbox.faults import FaultSettings
 from sandbox.orders import STATUS_BY_NAME
@@ -52,6 +53,14 @@ class Dedupe(_Body):
     dedupe: bool
 
 
+class Catalogue(_Body):
+    """Changes to SUNSKY's world until the next reset: item prices, shipping ways withdrawn
+    (no longer quoted, and refused by createOrder); replaces the previous changes."""
+
+    prices: dict[str, Decimal] = Field(default_factory=dict)
+    withdrawn_ways: list[int] = Field(default_factory=list)
+
+
 class CallbackRegistration(_Body):
     url: str = Field(min_length=1)
     retry_seconds: float | None = Field(default=None, ge=0)
@@ -74,6 +83,8 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/_sandbox/requests", list_requests)
     r.add_get("/_sandbox/dedupe", get_dedupe)
     r.add_post("/_sandbox/dedupe", set_dedupe)
+    r.add_get("/_sandbox/catalogue", get_catalogue)
+    r.add_post("/_sandbox/catalogue", set_catalogue)
     r.add_get("/_sandbox/faults", get_faults)
     r.add_post("/_sandbox/faults", set_faults)
     r.add_delete("/_sandbox/faults", clear_faults)
@@ -190,6 +201,22 @@ async def set_dedupe(request: web.Request) -> web.Response:
     """Until the next reset, which goes back to the configured default (``--no-dedupe``)."""
     _sandbox(request).state.dedupe = (await _body(request, Dedupe)).dedupe
     return await get_dedupe(request)
+
+
+async def get_catalogue(request: web.Request) -> web.Response:
+    state = _sandbox(request).state
+    return web.json_response({"prices": {k: money(v) for k, v in state.prices.items()},
+                              "withdrawn_ways": sorted(state.withdrawn_ways)})
+
+
+async def set_catalogue(request: web.Request) -> web.Response:
+    body = await _body(request, Catalogue)
+    state = _sandbox(request).state
+    unknown = sorted(set(body.prices) - set(CATALOGUE))
+    if unknown:
+        raise _http(400, f"unknown items: {', '.join(unknown)}")
+    state.prices, state.withdrawn_ways = dict(body.prices), set(body.withdrawn_ways)
+    return await get_catalogue(request)
 
 
 async def get_faults(request: web.Request) -> web.Response:

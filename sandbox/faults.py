@@ -4,10 +4,11 @@ SUNSKY documents none of this; it exists so clients can be tested against slow, 
 and silent servers, and against a ``getOrderList`` that does not help a look-up by siteNumber
 (the filter and the field are third-party reports): ``list_ignores_site_number`` lists every
 order of the window whatever ``siteNumber`` asks, ``list_omits_site_number`` leaves the field
-out of list entries (order details still carry it). Invented: ``CALL_FREQUENCY_EXCEEDED`` (the
-reference suggests the name; how SUNSKY really reports throttling is unknown), the plain-text
-``NO_PERMISSION_DUE_TO_USER_STATUS`` body is [3P]. Paths are action names such as
-``order!createOrder.do``.
+out of list entries (order details still carry it), ``list_ignores_status`` lists every status
+whatever ``status`` asks (that filter, too, is only reported by others). Invented:
+``CALL_FREQUENCY_EXCEEDED`` (the reference suggests the name; how SUNSKY really reports
+throttling is unknown), the plain-text ``NO_PERMISSION_DUE_TO_USER_STATUS`` body is [3P]. Paths
+are action names such as ``order!createOrder.do``.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ class FaultSettings(BaseModel):
     fault_paths: list[str] | None = None  # where error_rate/timeout_rate apply; None: every path
     list_ignores_site_number: bool = False
     list_omits_site_number: bool = False
+    list_ignores_status: bool = False
     seed: int | None = None
 
 

@@ -9,7 +9,7 @@ suggests the names; no source shows the real texts).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from decimal import Decimal
 
 from sandbox.catalogue import CATALOGUE, ShippingWay, country, shipping_ways
@@ -22,14 +22,17 @@ SHIPPING_WAY_NOT_AVAILABLE = "SHIPPING_WAY_NOT_AVAILABLE"
 REQUIRED_ADDRESS_FIELDS = ("receiver", "address", "city", "postcode", "telephone")
 
 
-def order_lines(items: Iterable[ItemRequest]) -> tuple[OrderLine, ...]:
-    """Price each requested item; one unknown item fails the whole call, naming none [3P]."""
+def order_lines(items: Iterable[ItemRequest],
+                prices: Mapping[str, Decimal] | None = None) -> tuple[OrderLine, ...]:
+    """Price each requested item (``prices``: the controls' changed prices); one unknown item
+    fails the whole call, naming none [3P]."""
     lines = []
     for item in items:
         product = CATALOGUE.get(item.item_no)
         if product is None:
             raise ApiError(ITEM_NOT_EXIST)
-        lines.append(OrderLine(item.item_no, product.name, item.qty, product.price, item.remark))
+        price = (prices or {}).get(item.item_no, product.price)
+        lines.append(OrderLine(item.item_no, product.name, item.qty, price, item.remark))
     return tuple(lines)
 
 
@@ -79,10 +82,11 @@ def _shipping_way_id(raw: Mapping[str, str]) -> int:
     return int(text)
 
 
-def shipping_way(address: DeliveryAddress) -> ShippingWay:
-    """The chosen way must be one the country offers (Brazil offers none)."""
+def shipping_way(address: DeliveryAddress, withdrawn: Collection[int] = ()) -> ShippingWay:
+    """The chosen way must be one the country offers (Brazil offers none) and the controls did
+    not withdraw."""
     for way in shipping_ways(address.country_id):
-        if way.id == address.shipping_way_id:
+        if way.id == address.shipping_way_id and way.id not in withdrawn:
             return way
     raise ApiError(SHIPPING_WAY_NOT_AVAILABLE)
 

@@ -88,6 +88,9 @@ class SandboxState:
         self.bills: list[Bill] = []
         self.requests: list[RequestRecord] = []
         self.stock = {item_no: p.stock for item_no, p in CATALOGUE.items()}
+        # the controls' changes to the world: new prices, shipping ways no longer offered
+        self.prices: dict[str, Decimal] = {}
+        self.withdrawn_ways: set[int] = set()
         self._site_numbers: dict[tuple[str, str], str] = {}
 
     # --- reading ------------------------------------------------------------------------
@@ -123,9 +126,9 @@ class SandboxState:
     def create_order(self, key: str, request: OrderRequest, now: datetime) -> Order:
         """All of createOrder's checks, in order, then the order; raises ``ApiError``."""
         self._check_site_number(key, request.site_number)
-        lines = ordering.order_lines(request.items)
+        lines = ordering.order_lines(request.items, self.prices)
         address = ordering.delivery_address(request.address)
-        way = ordering.shipping_way(address)
+        way = ordering.shipping_way(address, self.withdrawn_ways)
         ordering.check_stock(lines, self.stock)
         cost = way.cost(ordering.total_weight(lines), ordering.total_qty(lines))
         number = f"{now:%y%m%d}{self._sequence():04d}"

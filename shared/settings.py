@@ -12,12 +12,12 @@ the real SUNSKY. The file is ignored once the ``dropship dev`` that wrote it is 
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.dev_file import dev_settings_path, dev_stack_running
 
 # Topic names of the lifecycle (the user fixed these). ``Settings.topic()`` adds the prefix.
 TOPIC_INVOICE_CREATED = "invoice.created"
@@ -113,7 +113,12 @@ class Settings(BaseSettings):
     sunsky_read_retries: int = Field(default=3, ge=0)
 
     # --- business -------------------------------------------------------------------------
-    balance_cache_seconds: float = Field(default=60.0, ge=0)
+    # The balance read, minus own debits, is trusted this long (re-read sooner when short); SUNSKY
+    # refuses what it does not cover anyway. Was 60: 0.375 calls/order at 100 orders/h (bench).
+    balance_cache_seconds: float = Field(default=600.0, ge=0)
+    # Freight quotes shared by every placer (PostgreSQL) by country, state, items, quantities;
+    # 0 = off. A createOrder refusing a stale one re-quotes once, fresh (issue 12).
+    quote_cache_seconds: float = Field(default=600.0, ge=0, le=86400)
     # After an unknown createOrder outcome, wait this long after the attempt started before
     # asking SUNSKY whether the order exists (a slow request may still land).
     placing_settle_seconds: float = Field(default=30.0, ge=0)
@@ -150,8 +155,9 @@ class Settings(BaseSettings):
     tracker_callback_host: str = Field(default="127.0.0.1")
     tracker_callback_port: int = Field(default=8780, ge=0, le=65535)
     tracker_callback_path: str = Field(default="/sunsky/callback")
-    # Callbacks arriving within this window are verified together (getOrderList pages).
-    tracker_callback_batch_seconds: float = Field(default=2.0, ge=0)
+    # Callbacks within this window (from the first; at most the sweep interval) are verified
+    # together: lone ones share a list page, and Shipped shows up to this late (issue 12).
+    tracker_callback_batch_seconds: float = Field(default=10800.0, ge=0)
     # Most order numbers verified in one batch; 20x this many may wait (then HTTP 503).
     tracker_callback_batch_max: int = Field(default=500, ge=1)
     # Delivery has no callback: the sweep finds it (and any callback SUNSKY failed to send).
@@ -162,6 +168,9 @@ class Settings(BaseSettings):
     # getOrderDetails per sweep for each of: open orders missing from SUNSKY's list, and open
     # orders older than the window (least recently read first).
     tracker_sweep_stragglers: int = Field(default=20, ge=0)
+    # Sweep by status where SUNSKY's list honours ``status`` (checked on every page; ignored:
+    # every status for 24 h); false: always every status (services/tracker/statuses.py).
+    tracker_status_filter: bool = Field(default=True)
 
     # --- Perfex connector: the signed ingest and the notifier (issue 11) ------------------
     # Standard Webhooks secrets, whsec_<base64>; several space separated during a rotation.
@@ -244,37 +253,10 @@ class Settings(BaseSettings):
         return data
 
 
-DEV_SETTINGS_FILE = "dev.env"
-DEV_PID_KEY = "DROPSHIP_DEV_PID"
-
-
-def dev_settings_path(state_dir: str | None = None) -> Path:
-    return Path(state_dir or os.environ.get("STATE_DIR") or ".dropship") / DEV_SETTINGS_FILE
-
-
 def load_settings() -> Settings:
     """Settings from the environment, completed by a running ``dropship dev``'s file."""
     path = dev_settings_path()
     return Settings(_env_file=path) if dev_stack_running(path) else Settings()
-
-
-def dev_stack_running(path: Path) -> bool:
-    """True when ``path`` exists and the ``dropship dev`` process it names still runs."""
-    try:
-        lines = path.read_text().splitlines()
-    except OSError:
-        return False
-    pid = next((line.partition("=")[2] for line in lines if line.startswith(DEV_PID_KEY + "=")),
-               "")
-    if not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def url_password(url: str | None) -> str | None:

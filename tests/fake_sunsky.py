@@ -6,6 +6,10 @@ over real HTTP: countries with SUNSKY's own ids, quotes with freight options (no
 unknown items refused, createOrder paid from the balance and refused when it does not cover the
 order, a used ``siteNumber`` refused (unless ``dedupe`` is off, as the worst-case SUNSKY would),
 orders listed newest first by creation date and status, bills, and shipped orders with tracking.
+Like the sandbox's world controls, tests may change a price (``prices``) or stop offering a
+shipping way (``freight``): createOrder then charges the new price or refuses the way, whatever
+an earlier quote said. ``list_ignores_status`` lists every status whatever ``status`` asks (the
+filter is only reported by others; the sandbox's ``list_ignores_status`` fault).
 
 createOrder honours a ``deadline`` and a ``confirm`` like the client: refused before it
 "leaves", it raises ``SunskyNotSentError`` and creates nothing. The look-up by siteNumber keeps
@@ -86,6 +90,8 @@ class FakeSunsky:
     orders: dict[str, SunskyOrder] = field(default_factory=dict)
     bills: list[Bill] = field(default_factory=list)
     dedupe: bool = True  # off: a reused siteNumber creates a second order (worst-case SUNSKY)
+    prices: dict[str, Decimal] = field(default_factory=lambda: dict(PRICES))
+    list_ignores_status: bool = False
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     calls: list[str] = field(default_factory=list)
     # Failure and race injection (see the module docstring).
@@ -110,8 +116,8 @@ class FakeSunsky:
     async def get_prices_and_freights(self, country_id: int, items: Sequence[tuple[str, int]],
                                       state: str | None = None) -> Quote:
         self.calls.append("getPricesAndFreights")
-        prices = [PriceLine(itemNo=sku, qty=qty, price=_price(sku), amount=_price(sku) * qty)
-                  for sku, qty in items]
+        prices = [PriceLine(itemNo=sku, qty=qty, price=self._price(sku),
+                            amount=self._price(sku) * qty) for sku, qty in items]
         freight = [] if country_id in UNSHIPPABLE else list(self.freight)
         return Quote(freightList=freight, priceList=prices)
 
@@ -131,8 +137,9 @@ class FakeSunsky:
         self.calls.append("getOrderList")
         if self.list_errors:
             raise self.list_errors.pop(0)
+        wanted = None if self.list_ignores_status else status
         found = [o for o in reversed(self.orders.values())
-                 if status in (None, o.status) and _created_within(o, created_from, created_to)]
+                 if wanted in (None, o.status) and _created_within(o, created_from, created_to)]
         served = _page(found, page, page_size)
         if self.after_list is not None:
             await self.after_list()  # the page is already read: what happens now makes it stale
@@ -181,8 +188,8 @@ class FakeSunsky:
 
     def _create(self, req: CreateOrderRequest) -> SunskyOrder:
         self._check(req)
-        lines = [OrderLine(itemNo=i.item_no, qty=i.qty, price=_price(i.item_no),
-                           amount=_price(i.item_no) * i.qty) for i in req.items]
+        lines = [OrderLine(itemNo=i.item_no, qty=i.qty, price=self.prices[i.item_no],
+                           amount=self.prices[i.item_no] * i.qty) for i in req.items]
         amount = sum((line.amount or Decimal(0) for line in lines), Decimal(0))
         way = self._way(req.address)
         total = amount + way.shipping_cost
@@ -206,7 +213,7 @@ class FakeSunsky:
         if self.dedupe and any(o.site_number == req.site_number for o in self.orders.values()):
             raise SunskyDuplicateOrderError("DUPLICATE_SITE_NUMBER", [DUPLICATE],
                                             endpoint="order!createOrder.do")
-        if any(i.item_no not in PRICES for i in req.items):
+        if any(i.item_no not in self.prices for i in req.items):
             raise SunskyNeedsActionError("ITEM_NOT_EXIST", ["ITEM_NOT_EXIST"],
                                          endpoint="order!createOrder.do")
         country = next((c for c in self.countries if c.id == req.address.country_id), None)
@@ -225,6 +232,12 @@ class FakeSunsky:
                                          endpoint="order!createOrder.do")
         return way
 
+    def _price(self, sku: str) -> Decimal:
+        if sku not in self.prices:
+            raise SunskyNeedsActionError("ITEM_NOT_EXIST", ["ITEM_NOT_EXIST"],
+                                         endpoint="order!getPricesAndFreights.do")
+        return self.prices[sku]
+
     # --- what SUNSKY does by itself -------------------------------------------------------
     def advance(self, number: str, status: int, *, tracking_number: str | None = None,
                 reason: str | None = None) -> SunskyOrder:
@@ -240,13 +253,6 @@ class FakeSunsky:
             update["cancel_reason"] = reason
         self.orders[number] = order.model_copy(update=update)
         return self.orders[number]
-
-
-def _price(sku: str) -> Decimal:
-    if sku not in PRICES:
-        raise SunskyNeedsActionError("ITEM_NOT_EXIST", ["ITEM_NOT_EXIST"],
-                                     endpoint="order!getPricesAndFreights.do")
-    return PRICES[sku]
 
 
 def _page(found: list[SunskyOrder], page: int, page_size: int) -> OrderPage:

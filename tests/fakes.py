@@ -47,6 +47,7 @@ from shared.db.repository import (
     OutboxRow,
     Overview,
     ParkedRow,
+    QuoteCache,
     ReplayRecord,
     Replays,
     SettingsStore,
@@ -120,6 +121,8 @@ class FakeStore:
     idempotency: dict[tuple[int, str], StoredResponse] = field(default_factory=dict)
     heartbeats: dict[tuple[str, str], Heartbeat] = field(default_factory=dict)
     replay_times: list[datetime] = field(default_factory=list)
+    # --- placer --- quote key -> (quote JSON, expires at)
+    quotes: dict[str, tuple[Any, datetime]] = field(default_factory=dict)
     # the locks open units of work hold (shared by every snapshot of the store)
     locks: LockTable = field(default_factory=LockTable, compare=False, repr=False)
 
@@ -421,6 +424,30 @@ class FakeIdempotencyKeys:
             del self.store.idempotency[(user_id, key)]
 
 
+class FakeQuoteCache:
+    """Expires like ``PgQuoteCache``: a quote is gone at ``expires_at`` itself."""
+
+    def __init__(self, store: FakeStore) -> None:
+        self.store = store
+
+    async def get(self, key: str, now: datetime) -> Any | None:
+        stored = self.store.quotes.get(key)
+        return copy.deepcopy(stored[0]) if stored is not None and stored[1] > now else None
+
+    async def put(self, key: str, quote: Any, *, quoted_at: datetime,
+                  expires_at: datetime) -> None:
+        self.store.quotes[key] = (copy.deepcopy(quote), expires_at)
+
+    async def forget(self, key: str) -> None:
+        self.store.quotes.pop(key, None)
+
+    async def prune(self, before: datetime, limit: int) -> int:
+        expired = sorted((at, key) for key, (_, at) in self.store.quotes.items() if at < before)
+        for _, key in expired[:limit]:
+            del self.store.quotes[key]
+        return len(expired[:limit])
+
+
 class FakeHealthReads:
     def __init__(self, store: FakeStore) -> None:
         self.store = store
@@ -599,6 +626,7 @@ class FakeUnitOfWork:
     accounts: AdminAccounts
     idempotency: IdempotencyKeys
     health: HealthReads
+    quotes: QuoteCache
 
     def __init__(self, store: FakeStore) -> None:
         self._committed_store = store
@@ -613,6 +641,7 @@ class FakeUnitOfWork:
                                                    FakeReplays(work))
         self.overview, self.accounts = FakeOverview(work), FakeAdminAccounts(work)
         self.idempotency, self.health = FakeIdempotencyKeys(work), FakeHealthReads(work)
+        self.quotes = FakeQuoteCache(work)
         return self
 
     async def __aexit__(self, et: type[BaseException] | None, e: BaseException | None,

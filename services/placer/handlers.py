@@ -28,7 +28,7 @@ from schemas.orders import OrderReady
 from services.placer.lookup import SiteNumberLookup, sunsky_error
 from services.placer.quote import Prepared, Quoter
 from shared.db.repository import UnitOfWork
-from shared.domain import placement
+from shared.domain import placement, quoting
 from shared.domain.errors import order_error
 from shared.domain.order import Order, OrderError
 from shared.domain.placement import (
@@ -39,6 +39,7 @@ from shared.domain.placement import (
     LookUp,
     Quote,
     Requeue,
+    Requote,
     Withheld,
 )
 from shared.lifecycle.placed import placement_of, save_placed
@@ -72,7 +73,7 @@ class Placer:
         self._sunsky, self._clock, self._sleep, self._rand = sunsky, clock, sleep, rand
         self._monotonic = monotonic
         self._retry_policy = retry_policy(settings)
-        self.quoter = Quoter(settings, uow, sunsky, clock=clock)
+        self.quoter = Quoter(settings, uow, sunsky, clock=clock, monotonic=monotonic)
         self.lookup = SiteNumberLookup(settings, sunsky, self.quoter.countries, clock=clock)
 
     async def handle(self, envelope: Envelope) -> None:
@@ -179,8 +180,32 @@ class Placer:
             assert isinstance(answer, OrderError)
             await self._settle(order, await self._after_ambiguous(order, answer), envelope)
             return
+        if isinstance(step, Requote):
+            await self._requote(order, step, prepared, envelope)
+            return
         self._follow_balance(step, prepared)
+        if quoting.cached_quote_outdated(prepared.quoted, step):
+            await self.quoter.quotes.forget(prepared.quote_key)
         await self._settle(order, step, envelope)
+
+    async def _requote(self, intent: Order, step: Requote, stale: Prepared,
+                       envelope: Envelope) -> None:
+        """SUNSKY refused what a cached quote chose and created nothing: quote afresh and
+        place once more, as a new attempt with its own intent (a fresh quote never re-quotes)."""
+        logger.warning("order %s: createOrder refused a cached quote (%s); quoting afresh",
+                       intent.id, step.error.code)
+        await self.quoter.quotes.forget(stale.quote_key)
+        self.quoter.balance.forget()
+        try:
+            prepared = await self.quoter.prepare(intent, fresh=True)
+        except SunskyError as exc:
+            prepared = Fail(sunsky_error(exc, self._clock()))
+        if isinstance(prepared, Fail):
+            await self._failed(intent, quoting.after_requote(prepared), envelope)
+            return
+        attempt = await self._record_intent(intent, prepared)
+        if attempt is not None:
+            await self._send(*attempt, prepared, envelope)
 
     async def _after_ambiguous(self, order: Order, answer: OrderError) -> Adopt | Fail:
         logger.warning("order %s: createOrder %s; looking it up by siteNumber %s", order.id,

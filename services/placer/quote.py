@@ -2,26 +2,28 @@
 
 Checks, in order and without calling createOrder: SUNSKY ships to the country (cached country
 table), the state is one SUNSKY knows where it needs one, a shipping way by the shop's policy
-(one ``getPricesAndFreights``), and a balance that covers goods + freight (cached balance). The
-rules are ``shared.domain.quoting``'s; this module does the reading.
+(one ``getPricesAndFreights``, or the same cart's quote from the shared cache), and a balance
+that covers goods + freight (cached balance). The rules are ``shared.domain.quoting``'s; this
+module does the reading.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from services.placer.caches import BalanceTracker, CountryDirectory
+from services.placer.caches import BalanceTracker, CountryDirectory, SharedQuotes
 from shared.db.repository import SHIPPING_WAY_POLICY, UnitOfWork
 from shared.domain import quoting
 from shared.domain.order import Order
-from shared.domain.placement import Fail, Quoted
+from shared.domain.placement import Destination, Fail, Quoted
 from shared.messaging.emit import utcnow
 from shared.settings import Settings
-from shared.sunsky.models import CreateOrderRequest, DeliveryAddress
+from shared.sunsky.models import CreateOrderRequest, DeliveryAddress, Quote
 from shared.sunsky.port import Sunsky
 
 POLICY_TTL = timedelta(seconds=5)
@@ -31,6 +33,7 @@ POLICY_TTL = timedelta(seconds=5)
 class Prepared:
     request: CreateOrderRequest
     quoted: Quoted
+    quote_key: str = ""
 
     @property
     def total(self) -> Decimal:
@@ -39,31 +42,44 @@ class Prepared:
 
 class Quoter:
     def __init__(self, settings: Settings, uow: Callable[[], UnitOfWork], sunsky: Sunsky, *,
-                 clock: Callable[[], datetime] = utcnow) -> None:
+                 clock: Callable[[], datetime] = utcnow,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         self._uow, self._sunsky, self._clock = uow, sunsky, clock
-        self.countries = CountryDirectory(lambda: self._sunsky.get_countries())
+        self.countries = CountryDirectory(lambda: self._sunsky.get_countries(), clock=monotonic)
         self.balance = BalanceTracker(lambda: self._sunsky.get_balance(),
-                                      ttl=settings.balance_cache_seconds)
+                                      ttl=settings.balance_cache_seconds, clock=monotonic)
+        self.quotes = SharedQuotes(uow, ttl=settings.quote_cache_seconds, clock=clock)
         self._policy_cache: tuple[datetime, dict[str, Any]] | None = None
 
-    async def prepare(self, order: Order) -> Prepared | Fail:
-        """The request to send, or why not (SUNSKY errors on the reads are raised)."""
+    async def prepare(self, order: Order, *, fresh: bool = False) -> Prepared | Fail:
+        """The request to send, or why not (SUNSKY errors on the reads are raised); ``fresh``:
+        ask SUNSKY even when the cache holds the cart's quote."""
         now = self._clock()
         country = await self.countries.resolve(order.shipping.country_iso2)
         where = quoting.destination(order, country, now)
         if isinstance(where, Fail):
             return where
-        quote = await self._sunsky.get_prices_and_freights(
-            where.country_id, order.lines_for_sunsky, state=where.state)
+        key = quoting.quote_key(where, order.lines_for_sunsky)
+        quote = None if fresh else await self.quotes.get(key)
+        cached = quote is not None
+        if quote is None:
+            quote = await self._ask(where, order, key)
         goods = sum((p.amount for p in quote.prices), Decimal(0))
         quoted = quoting.choose_quote(order, where, goods, quote.freight_options,
                                         await self._policy(), now)
         if isinstance(quoted, Fail):
             return quoted
+        quoted = replace(quoted, cached=cached)
         short = quoting.check_balance(quoted, await self.balance.available(quoted.total), now)
         if short is not None:
             return short
-        return Prepared(_request(order, quoted), quoted)
+        return Prepared(_request(order, quoted), quoted, key)
+
+    async def _ask(self, where: Destination, order: Order, key: str) -> Quote:
+        quote = await self._sunsky.get_prices_and_freights(
+            where.country_id, order.lines_for_sunsky, state=where.state)
+        await self.quotes.put(key, quote)
+        return quote
 
     async def _policy(self) -> dict[str, Any]:
         """The shipping-way policy, read at most every POLICY_TTL (an admin change applies

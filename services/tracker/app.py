@@ -60,7 +60,9 @@ def bootstrap(settings: Settings, **overrides: Any) -> TrackerParts:
     sunsky = runtime.sunsky
     tracker = Tracker(settings, runtime.uow, sunsky, committed=runtime.committed)
     reconciler = Reconciler(settings, runtime.uow, sunsky, tracker)
-    inbox = CallbackInbox(reconciler.verify, batch_seconds=settings.tracker_callback_batch_seconds,
+    # a callback waits at most a sweep interval: the sweep would find its change by then
+    window = min(settings.tracker_callback_batch_seconds, settings.tracker_sweep_seconds)
+    inbox = CallbackInbox(reconciler.verify, batch_seconds=window,
                           batch_max=settings.tracker_callback_batch_max)
     return TrackerParts(runtime, tracker, reconciler, inbox, CallbackServer(settings, inbox))
 

@@ -8,12 +8,15 @@ top-level ``number``) gets its 200, whatever its event: an event we do not know 
 future ``order/delivered``) is verified like the others, without a status filter. A body with
 no order number gets 400 and a log line: SUNSKY re-sends only what we cannot use.
 
-The inbox collects numbers for ``tracker_callback_batch_seconds`` (or until ``batch_max`` wait)
-and hands at most ``batch_max`` at a time to ``Reconciler.verify``, which re-reads them from
-SUNSKY (``getOrderList`` pages for a batch). A number already waiting is not queued twice. At
-most ``max_pending`` numbers (20 x ``batch_max``) wait: beyond that the endpoint answers 503
-and SUNSKY sends the callback again 5 minutes later, so memory stays bounded while
-verification lags (SUNSKY slow or down).
+The inbox collects numbers for ``tracker_callback_batch_seconds`` from the first one (or until
+``batch_max`` wait) and hands at most ``batch_max`` at a time to ``Reconciler.verify``, which
+re-reads them from SUNSKY (``getOrderList`` pages for a batch). The window is long by default (3
+h, never longer than the sweep interval) so callbacks that arrive one at a time share a list
+page instead of costing one ``getOrderDetails`` each: Shipped then shows up to that late, and a
+shop with enough shipments fills ``batch_max`` sooner (docs/BENCHMARKS.md, tracking). A number
+already waiting is not queued twice. At most ``max_pending`` numbers (20 x ``batch_max``) wait:
+beyond that the endpoint answers 503 and SUNSKY sends the callback again 5 minutes later, so
+memory stays bounded while verification lags (SUNSKY slow or down).
 
 Queued numbers live in memory: a crash loses them after SUNSKY got its 200, and the sweep
 finds those orders instead.
@@ -30,6 +33,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 from urllib.parse import parse_qsl
 
@@ -105,8 +109,10 @@ class CallbackInbox:
 
     def __init__(self, verify: Verify, *, batch_seconds: float, batch_max: int,
                  max_pending: int | None = None,
-                 retry_delays: tuple[float, ...] = RETRY_DELAYS) -> None:
+                 retry_delays: tuple[float, ...] = RETRY_DELAYS,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self._verify, self._batch_seconds, self._batch_max = verify, batch_seconds, batch_max
+        self._clock, self._opened_at = clock, clock()
         self._max_pending = max_pending or PENDING_BATCHES * batch_max
         self._retry_delays = retry_delays
         self._pending: dict[str, str] = {}
@@ -122,11 +128,17 @@ class CallbackInbox:
             return "already queued"
         if len(self._pending) >= self._max_pending:
             return "full"
+        if not self._pending:
+            self._opened_at = self._clock()
         self._pending[number] = event
         self._ready.set()
         if len(self._pending) >= self._batch_max:
             self._due.set()
         return "queued"
+
+    @property
+    def batch_seconds(self) -> float:
+        return self._batch_seconds
 
     @property
     def pending(self) -> int:
@@ -137,18 +149,31 @@ class CallbackInbox:
         """Nothing waiting and nothing being verified."""
         return not self._pending and not self._verifying
 
+    def due_at(self) -> datetime | None:
+        """When the waiting numbers' window closes (None: none wait); ``run`` keeps it on the
+        event loop's clock, a caller with its own clock (bench/tracking.py) reads it here."""
+        if not self._pending:
+            return None
+        if self._due.is_set():
+            return self._opened_at
+        return self._opened_at + timedelta(seconds=self._batch_seconds)
+
     async def run(self) -> None:
         """Verify batches until cancelled."""
         while True:
             await self._ready.wait()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._due.wait(), self._batch_seconds)
-            batch = self._take()
-            self._verifying = True
-            try:
-                await self._verify_until_done(batch)
-            finally:
-                self._verifying = False
+            await self.verify_batch()
+
+    async def verify_batch(self) -> None:
+        """Take the longest-waiting batch and verify it now."""
+        batch = self._take()
+        self._verifying = True
+        try:
+            await self._verify_until_done(batch)
+        finally:
+            self._verifying = False
 
     def _take(self) -> dict[str, str]:
         """The ``batch_max`` longest-waiting numbers; what is left waited already: due now."""
@@ -157,6 +182,8 @@ class CallbackInbox:
         if not self._pending:
             self._ready.clear()
             self._due.clear()
+        else:  # what is left waited a whole window already
+            self._due.set()
         return batch
 
     async def _verify_until_done(self, batch: dict[str, str]) -> None:

@@ -71,6 +71,8 @@ class Listing:
     pages: int = 0
     failed: set[str] = field(default_factory=set)
     errors: int = 0
+    # the statuses of every order listed (``status`` asked: a check that SUNSKY honoured it)
+    statuses: set[int] = field(default_factory=set)
 
 
 async def read_listed(sunsky: Sunsky, wanted: list[Window], clock: Callable[[], datetime], *,
@@ -104,6 +106,7 @@ async def _read_window(sunsky: Sunsky, window: Window, missing: set[str], listin
         result = await sunsky.get_order_list(created_from=window.start, created_to=window.end,
                                              page=page, page_size=PAGE_SIZE, status=status)
         listing.pages += 1
+        listing.statuses |= {order.status for order in result.orders}
         for order in result.orders:
             if order.number in missing:
                 missing.discard(order.number)

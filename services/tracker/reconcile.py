@@ -12,12 +12,16 @@ then holds no lock and no transaction across SUNSKY calls. As the time is record
 sweep, a sweep that fails half-way still waits its interval instead of re-paging every tick.
 
 A sweep lists the open orders placed within the window newest first, a page at a time, and
-applies each page's list reads before the next page. Then it re-reads one by one, each group
-within its own ``tracker_sweep_stragglers`` budget and least recently read first: the recent
-orders SUNSKY's list did not show, and the open orders older than the window. One order's
-failure (a SUNSKY error, a database error while applying) is logged with our order id and the
-SUNSKY number and counted, and the sweep goes on; a one-by-one read that failed still counts as
-tried (``mark_tried``), so it goes to the back of the queue instead of blocking it.
+applies each page's list reads before the next page. Where SUNSKY honours the list's status
+filter, a page is read by status (``statuses.py``: what an open order can have become), so
+SUNSKY's pages carry only orders that moved; where it ignores it (until that is known again),
+or with ``TRACKER_STATUS_FILTER=false``, every status of the page's windows is read. Then it
+re-reads one by one, each group within its own ``tracker_sweep_stragglers`` budget and least
+recently read first: the recent orders SUNSKY's list did not show (read by every status only),
+and the open orders older than the window. One order's failure (a SUNSKY error, a database
+error while applying) is logged with our order id and the SUNSKY number and counted, and the
+sweep goes on; a one-by-one read that failed still counts as tried (``mark_tried``), so it goes
+to the back of the queue instead of blocking it.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from datetime import datetime, timedelta
 
 from services.tracker.handlers import ACTOR, Tracker
 from services.tracker.reading import read_listed, windows
+from services.tracker.statuses import StatusFilter, passes
 from shared.db.repository import UnitOfWork
 from shared.domain.order import FINAL, Order
 from shared.domain.tracking import TRACKED, SunskyView, differs
@@ -68,6 +73,7 @@ class Reconciler:
                  page_size: int = SWEEP_PAGE) -> None:
         self._settings, self._uow, self._sunsky = settings, uow, sunsky
         self._tracker, self._clock, self._page_size = tracker, clock, page_size
+        self.status_filter = StatusFilter(clock, use=settings.tracker_status_filter)
 
     # --- callbacks ------------------------------------------------------------------------
     async def verify(self, events: Mapping[str, str]) -> ReadReport:
@@ -101,9 +107,12 @@ class Reconciler:
         if len(orders) == 1:
             await self._read_one(orders[0], source, report)
             return
+        status = status if self.status_filter.trusted() else None
         listing = await read_listed(self._sunsky, windows(orders), self._clock, status=status,
                                     max_pages=max(1, len(orders) // 2))
         report.list_pages += listing.pages
+        if status is not None:
+            self.status_filter.check(status, listing.statuses)
         for order in orders:
             view = listing.found.get(_number(order))
             if view is None:
@@ -184,6 +193,8 @@ class Reconciler:
         """Read a page of open orders from SUNSKY's list and apply it; returns the ids of those
         the list did not show (orders of a window whose paging failed are left for later)."""
         report.orders += len(page)
+        if self.status_filter.trusted() and await self._sweep_by_status(page, report):
+            return []  # an open order no list showed has not moved
         listing = await read_listed(self._sunsky, windows(page), self._clock,
                                     tolerate_errors=True)
         report.list_pages += listing.pages
@@ -196,6 +207,22 @@ class Reconciler:
             elif view is not None and differs(order, view):
                 await self._isolated(order, report, self._apply(view, "sweep", report))
         return unlisted
+
+    async def _sweep_by_status(self, page: Sequence[Order], report: ReadReport) -> bool:
+        """Each status an open order may have moved to, in its windows; False as soon as a page
+        shows that SUNSKY ignores the filter (the caller then reads every status)."""
+        for status, orders in passes(page):
+            listing = await read_listed(self._sunsky, windows(orders), self._clock,
+                                        status=status, tolerate_errors=True)
+            report.list_pages += listing.pages
+            report.errors += listing.errors
+            if not self.status_filter.check(status, listing.statuses):
+                return False
+            for order in orders:
+                view = listing.found.get(_number(order))
+                if view is not None and differs(order, view):
+                    await self._isolated(order, report, self._apply(view, "sweep", report))
+        return True
 
     async def _reread_unlisted(self, unlisted: Collection[int], report: ReadReport) -> None:
         if not unlisted:

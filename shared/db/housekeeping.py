@@ -4,7 +4,8 @@ Sent ``outbox`` rows and ``processed_messages`` ids older than ``HOUSEKEEPING_RE
 are deleted, ``HOUSEKEEPING_BATCH`` rows per short transaction, so pruning a large backlog never
 holds locks for long nor bloats one transaction. Every service runs it every
 ``HOUSEKEEPING_INTERVAL_SECONDS``; an advisory lock per batch keeps two processes from doing the
-same work. Unsent and parked outbox rows are never pruned.
+same work. Unsent and parked outbox rows are never pruned. Freight quotes that expired
+(``QUOTE_CACHE_SECONDS``, issue 12) go in the same runs.
 
 The retention is also how long a consumer recognises a redelivered message id: a message
 redelivered later than that is handled again, which every consumer absorbs anyway by the order's
@@ -31,6 +32,7 @@ MAX_BATCHES_PER_RUN = 1000
 class PruneReport:
     outbox: int = 0
     processed: int = 0
+    quotes: int = 0
     batches: int = 0
 
 
@@ -43,11 +45,12 @@ class Housekeeper:
 
     async def run_once(self) -> PruneReport:
         """Prune until nothing older than the retention is left (or another process prunes)."""
-        before = self._clock() - self._retention
+        now = self._clock()
+        before = now - self._retention
         report = PruneReport()
-        for table in ("outbox", "processed"):
+        for table in ("outbox", "processed", "quotes"):
             while report.batches < MAX_BATCHES_PER_RUN:
-                deleted = await self._batch_of(table, before)
+                deleted = await self._batch_of(table, now if table == "quotes" else before)
                 if deleted is None:
                     return report  # another process holds the lock: it does this run
                 report.batches += 1
@@ -66,6 +69,8 @@ class Housekeeper:
                 return None
             if table == "outbox":
                 deleted = await uow.outbox.prune_sent(before, self._batch)
+            elif table == "quotes":
+                deleted = await uow.quotes.prune(before, self._batch)
             else:
                 deleted = await uow.inbox.prune(before, self._batch)
             await uow.commit()

@@ -15,6 +15,7 @@
 ``uow.accounts``    admin users (hashed passwords), API tokens and console sessions (hashed)
 ``uow.idempotency`` responses of admin commands sent with an ``Idempotency-Key``
 ``uow.health``      service heartbeats and the outbox backlog
+``uow.quotes``      freight quotes every placer shares for ``QUOTE_CACHE_SECONDS`` (issue 12)
 ==================  ===========================================================================
 
 Adapters: ``shared.db.pg`` (asyncpg) and ``tests.fakes`` (in memory); one contract suite
@@ -218,6 +219,25 @@ class Replays(Protocol):
         ...
 
 
+class QuoteCache(Protocol):
+    """SUNSKY's answers to getPricesAndFreights (as JSON) by ``quoting.quote_key``."""
+
+    async def get(self, key: str, now: datetime) -> Any | None:
+        """The quote stored under ``key`` unless it expired by ``now``."""
+        ...
+
+    async def put(self, key: str, quote: Any, *, quoted_at: datetime,
+                  expires_at: datetime) -> None:
+        """Store (or replace) the quote under ``key``."""
+        ...
+
+    async def forget(self, key: str) -> None: ...
+
+    async def prune(self, before: datetime, limit: int) -> int:
+        """Delete at most ``limit`` quotes expired before ``before``; returns how many."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction per message: rolled back unless ``commit()`` was called."""
 
@@ -232,6 +252,7 @@ class UnitOfWork(Protocol):
     accounts: AdminAccounts
     idempotency: IdempotencyKeys
     health: HealthReads
+    quotes: QuoteCache
 
     async def __aenter__(self) -> UnitOfWork: ...
     async def __aexit__(self, et: type[BaseException] | None, e: BaseException | None,

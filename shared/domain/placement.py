@@ -17,6 +17,7 @@ value (``Fail``), never an exception. The one-order guarantee rests on three rul
    where we ship (``shared.domain.adoption``).
 3. ``on_ready``/``mark_placed``: an order SUNSKY holds, or one that is not Ready to Place or
    Placing, is never placed; duplicates and stale messages change nothing.
+Quotes may be cached; a definite refusal of a cached one re-quotes once (``quoting``, ``Requote``).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ PLACEABLE = frozenset({S.READY_TO_PLACE, S.PLACING})
 AMBIGUOUS_KINDS = frozenset({"unknown_outcome", "duplicate"})
 # The SUNSKY client's kind for a createOrder refused before it left (``may_send`` said no).
 NOT_SENT = "not_sent"
+STALE_QUOTE_CODES = frozenset({"SHIPPING_WAY_NOT_AVAILABLE", "BALANCE_NOT_ENOUGH"})
 # Less time than this left on an attempt's deadline: do not send (the answer could not come in
 # time, and a late one is an unknown outcome that costs a look-up).
 MIN_SECONDS_TO_SEND = 0.5
@@ -65,6 +67,7 @@ class Quoted:
     way_id: int
     way_name: str
     total: Decimal
+    cached: bool = False  # from the shared quote cache, not asked of SUNSKY for this order
 
 
 # --- what to do next --------------------------------------------------------------------------
@@ -132,6 +135,13 @@ class Created:
 
 
 @dataclass(frozen=True)
+class Requote:
+    """createOrder definitely refused (``STALE_QUOTE_CODES``) what a cached quote chose: SUNSKY
+    created nothing; quote afresh, place once more (a fresh quote never re-quotes)."""
+    error: OrderError
+
+
+@dataclass(frozen=True)
 class Withheld:
     """createOrder was refused before it left: nothing happened at SUNSKY."""
 
@@ -168,9 +178,7 @@ def adopt_if_it_ships_there(found: Found, how: str, now: datetime) -> Adopt | Fa
     return Fail(address_differs(found, now), sunsky_address=found.address)
 
 
-# --- 2. the quote: shared.domain.quoting ----------------------------------------------------
-
-
+# --- 2. the quote (and its cache): shared.domain.quoting --------------------------------------
 # --- 3. the intent ----------------------------------------------------------------------------
 def ship_to(order: Order) -> tuple[str | None, ...]:
     """The shipping details a createOrder request is built from."""
@@ -230,16 +238,19 @@ def after_withheld(current: Order | None, intent: Order) -> Requeue | Ignore:
 
 
 # --- 4. createOrder answered ------------------------------------------------------------------
-def after_create(answer: Created | OrderError, quoted: Quoted) -> Adopt | LookUp | Fail | Withheld:
-    """A definite refusal fails the order; an ambiguous one asks for a look-up at once (the
-    attempt is over: nothing of ours can still be on its way); a send refused before it left
-    changes nothing by itself (``after_withheld``)."""
+def after_create(answer: Created | OrderError,
+                 quoted: Quoted) -> Adopt | LookUp | Fail | Withheld | Requote:
+    """A definite refusal fails the order, unless a cached quote explains it (``Requote``); an
+    ambiguous one asks for a look-up at once (the attempt is over: nothing of ours can still be
+    on its way); a send refused before it left changes nothing by itself (``after_withheld``)."""
     if isinstance(answer, Created):
         return Adopt(answer.sunsky, "createOrder")
     if answer.kind == NOT_SENT:
         return Withheld(answer.message)
     if answer.kind in AMBIGUOUS_KINDS:
         return LookUp(answer.at)
+    if quoted.cached and answer.code in STALE_QUOTE_CODES:
+        return Requote(answer)
     error = answer
     if error.code == "BALANCE_NOT_ENOUGH":
         error = replace(error, fix_hint=top_up_hint(quoted.total, "SUNSKY refused"))

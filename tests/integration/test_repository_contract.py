@@ -696,3 +696,50 @@ async def test_reading_the_tab_counts_folds_their_rows_and_keeps_the_sums(db_poo
     assert await tab_counts(ctx) == before  # +1 and -1 in pairs: the sums stay
     rows = await db_pool.fetchval("SELECT count(*) FROM order_status_counts")
     assert rows <= 2 * len(OrderStatus), rows  # folded into one row per bucket, committed
+
+
+# --- the quote cache (issue 12) -------------------------------------------------------------
+
+
+async def test_a_cached_quote_is_read_back_until_it_expires_and_can_be_replaced(
+        adapter: Adapter) -> None:
+    key = f'[41,"IL",[["{uuid.uuid4().hex}",2]]]'
+    quote = {"freightList": [{"id": 246, "name": "Postnord", "shippingCost": "2.93"}],
+             "priceList": []}
+    async with adapter.uow() as unit:
+        assert await unit.quotes.get(key, NOW) is None
+        await unit.quotes.put(key, quote, quoted_at=NOW, expires_at=NOW + timedelta(minutes=10))
+        await unit.commit()
+    async with adapter.uow() as unit:
+        assert await unit.quotes.get(key, NOW + timedelta(minutes=9)) == quote
+        assert await unit.quotes.get(key, NOW + timedelta(minutes=10)) is None  # expired
+        newer = {**quote, "priceList": [{"itemNo": "X", "qty": 1, "price": "1", "amount": "1"}]}
+        await unit.quotes.put(key, newer, quoted_at=NOW, expires_at=NOW + timedelta(hours=1))
+        await unit.commit()
+    async with adapter.uow() as unit:
+        assert await unit.quotes.get(key, NOW + timedelta(minutes=30)) == newer
+        await unit.quotes.forget(key)
+        await unit.commit()
+    async with adapter.uow() as unit:
+        assert await unit.quotes.get(key, NOW) is None
+
+
+async def test_prune_deletes_only_expired_quotes_in_bounded_batches(adapter: Adapter) -> None:
+    long_ago = datetime(2001, 1, 1, tzinfo=UTC)  # no other test's quote expires this early
+    keys = [f"prune-{uuid.uuid4().hex}" for _ in range(4)]
+    async with adapter.uow() as unit:
+        for i, key in enumerate(keys):
+            expires = long_ago + timedelta(minutes=i) if i < 3 else NOW
+            await unit.quotes.put(key, {"n": i}, quoted_at=long_ago, expires_at=expires)
+        await unit.commit()
+    cutoff = long_ago + timedelta(hours=1)
+    async with adapter.uow() as unit:
+        first = await unit.quotes.prune(cutoff, limit=2)
+        await unit.commit()
+    async with adapter.uow() as unit:
+        rest = await unit.quotes.prune(cutoff, limit=1000)
+        await unit.commit()
+    assert (first, rest) == (2, 1)
+    async with adapter.uow() as unit:
+        assert await unit.quotes.get(keys[3], long_ago) == {"n": 3}
+        assert await unit.quotes.get(keys[0], long_ago) is None

@@ -38,6 +38,9 @@ class Controls(Protocol):
     async def ship(self, number: str) -> None: ...
     async def cancel(self, number: str) -> None: ...
     async def set_dedupe(self, on: bool) -> None: ...
+    async def set_price(self, item_no: str, price: Decimal) -> None: ...
+    async def withdraw_way(self, way_id: int) -> None: ...
+    async def ignore_status_filter(self) -> None: ...
 
 
 @dataclass
@@ -62,6 +65,15 @@ class FakeControls:
     async def set_dedupe(self, on: bool) -> None:
         self._fake.dedupe = on
 
+    async def set_price(self, item_no: str, price: Decimal) -> None:
+        self._fake.prices[item_no] = price
+
+    async def withdraw_way(self, way_id: int) -> None:
+        self._fake.freight = [f for f in self._fake.freight if f.id != way_id]
+
+    async def ignore_status_filter(self) -> None:
+        self._fake.list_ignores_status = True
+
 
 class SandboxControls:
     def __init__(self, http: httpx.AsyncClient) -> None:
@@ -81,6 +93,22 @@ class SandboxControls:
 
     async def set_dedupe(self, on: bool) -> None:
         (await self._http.post("/_sandbox/dedupe", json={"dedupe": on})).raise_for_status()
+
+    async def set_price(self, item_no: str, price: Decimal) -> None:
+        world = (await self._http.get("/_sandbox/catalogue")).json()
+        world["prices"][item_no] = str(price)
+        (await self._http.post("/_sandbox/catalogue", json=world)).raise_for_status()
+
+    async def withdraw_way(self, way_id: int) -> None:
+        world = (await self._http.get("/_sandbox/catalogue")).json()
+        world["withdrawn_ways"].append(way_id)
+        (await self._http.post("/_sandbox/catalogue", json=world)).raise_for_status()
+
+    async def ignore_status_filter(self) -> None:
+        faults = (await self._http.get("/_sandbox/faults")).json()
+        answer = await self._http.post("/_sandbox/faults",
+                                       json={**faults, "list_ignores_status": True})
+        answer.raise_for_status()
 
 
 @pytest.fixture(params=["fake", "sandbox"])
@@ -121,6 +149,14 @@ async def place(sunsky: Sunsky, site_number: str, items: list[tuple[str, int]] |
                               address="1 Contract St", postcode="60601", receiver="Port Contract",
                               telephone="3125550100", shipping_way_id=quote.freight_options[0].id)
     return await sunsky.create_order(CreateOrderRequest(site_number=site_number, items=lines,
+                                                        address=address))
+
+
+async def create_from(sunsky: Sunsky, way_id: int, lines: list[tuple[str, int]]) -> SunskyOrder:
+    address = DeliveryAddress(country_id=US.id, state="IL", city="Chicago",
+                              address="1 Contract St", postcode="60601", receiver="Port Contract",
+                              telephone="3125550100", shipping_way_id=way_id)
+    return await sunsky.create_order(CreateOrderRequest(site_number=site(), items=lines,
                                                         address=address))
 
 
@@ -211,6 +247,42 @@ async def test_the_list_is_newest_first_and_filters_by_status(backend: Backend) 
     shipped = (await backend.sunsky.get_order_list(**window(), status=3)).orders
     assert first.number in {o.number for o in shipped}
     assert second.number not in {o.number for o in shipped}
+
+
+async def test_a_list_that_ignores_the_status_filter_lists_every_status(
+        backend: Backend) -> None:
+    first, second = await place(backend.sunsky, site()), await place(backend.sunsky, site())
+    await backend.controls.ship(first.number)
+    await backend.controls.ignore_status_filter()
+    listed = {o.number: o.status for o in
+              (await backend.sunsky.get_order_list(**window(), status=3)).orders}
+    assert listed[first.number] == 3 and listed[second.number] == 2
+
+
+async def test_create_charges_the_price_of_now_whatever_the_quote_said(
+        backend: Backend) -> None:
+    sunsky, lines = backend.sunsky, [(CABLE, 2)]
+    quote = await sunsky.get_prices_and_freights(US.id, lines, state="IL")
+    await backend.controls.set_price(CABLE, Decimal("9.00"))
+    created = await create_from(sunsky, quote.freight_options[0].id, lines)
+    assert created.amount == Decimal("18.00")
+    requoted = await sunsky.get_prices_and_freights(US.id, lines, state="IL")
+    assert [p.amount for p in requoted.prices] == [Decimal("18.00")]
+
+
+async def test_a_withdrawn_shipping_way_is_no_longer_quoted_and_refused(
+        backend: Backend) -> None:
+    sunsky = backend.sunsky
+    quote = await sunsky.get_prices_and_freights(US.id, [(CABLE, 1)], state="IL")
+    gone, *others = quote.freight_options
+    assert others
+    await backend.controls.withdraw_way(gone.id)
+    with pytest.raises(SunskyNeedsActionError) as caught:
+        await create_from(sunsky, gone.id, [(CABLE, 1)])
+    assert caught.value.code == "SHIPPING_WAY_NOT_AVAILABLE"
+    requoted = await sunsky.get_prices_and_freights(US.id, [(CABLE, 1)], state="IL")
+    assert gone.id not in {f.id for f in requoted.freight_options}
+    assert (await create_from(sunsky, others[0].id, [(CABLE, 1)])).number
 
 
 async def test_a_shipped_order_has_its_tracking_number_and_url(backend: Backend) -> None:

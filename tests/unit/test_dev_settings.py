@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from shared.settings import DEV_PID_KEY, dev_settings_path, load_settings
+from shared.dev_file import DEV_PID_KEY, dev_settings_path
+from shared.settings import load_settings
 
 
 @pytest.fixture

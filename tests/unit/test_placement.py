@@ -30,6 +30,7 @@ from shared.domain.placement import (
     Quote,
     Quoted,
     Requeue,
+    Requote,
     Send,
     Withheld,
 )
@@ -290,6 +291,73 @@ def test_after_withheld(current: Order | None, expected: object) -> None:
 ])
 def test_after_create(answer: object, expected: object) -> None:
     assert placement.after_create(answer, QUOTED) == expected  # type: ignore[arg-type]
+
+
+CACHED = replace(QUOTED, cached=True)
+BALANCE = error("BALANCE_NOT_ENOUGH", "needs_action")
+WAY_GONE = error("SHIPPING_WAY_NOT_AVAILABLE", "needs_action")
+
+
+@pytest.mark.parametrize(("answer", "quoted", "requote"), [
+    # a cached quote SUNSKY's refusal explains: quote afresh once
+    (WAY_GONE, CACHED, True),
+    (BALANCE, CACHED, True),
+    # a fresh quote is never re-quoted: the refusal stands
+    (WAY_GONE, QUOTED, False),
+    (BALANCE, QUOTED, False),
+    # refusals a quote cannot explain, and answers that may have created the order
+    (error("INVALID_DELIVERY_ADDRESS", "needs_action"), CACHED, False),
+    (error("OUT_OF_STOCK", "needs_action"), CACHED, False),
+    (error("UNKNOWN_OUTCOME", "unknown_outcome"), CACHED, False),
+    (error("DUPLICATE_SITE_NUMBER", "duplicate"), CACHED, False),
+    (error("NOT_SENT", "not_sent"), CACHED, False),
+    (Created(FOUND), CACHED, False),
+])
+def test_after_create_requotes_only_a_cached_quote_sunsky_refused(
+        answer: object, quoted: Quoted, requote: bool) -> None:
+    step = placement.after_create(answer, quoted)  # type: ignore[arg-type]
+    assert (step == Requote(answer)) is requote  # type: ignore[arg-type]
+    if not requote and isinstance(answer, OrderError) and answer.kind == "needs_action":
+        assert isinstance(step, Fail) and step.clear_intent
+
+
+def test_a_fresh_quote_that_says_no_after_a_requote_needs_no_look_up() -> None:
+    fail = quoting.after_requote(Fail(error("SHIPPING_WAY_NOT_AVAILABLE", "needs_action")))
+    assert fail.clear_intent and fail.error.code == "SHIPPING_WAY_NOT_AVAILABLE"
+
+
+CHARGED_MORE = SunskyPlacement("2611270001", 2, Decimal("3.40"), Decimal("2.93"),
+                               Decimal("6.33"))
+
+
+@pytest.mark.parametrize(("quoted", "outcome", "outdated"), [
+    (CACHED, Adopt(FOUND, "createOrder"), False),  # charged what it said
+    (CACHED, Adopt(CHARGED_MORE, "createOrder"), True),  # prices moved
+    (QUOTED, Adopt(CHARGED_MORE, "createOrder"), False),  # not from the cache
+    (CACHED, Fail(error("ITEM_NOT_EXIST", "needs_action")), True),
+    (CACHED, Fail(error("INVALID_DELIVERY_ADDRESS", "needs_action")), False),
+])
+def test_cached_quote_outdated(quoted: Quoted, outcome: Adopt | Fail, outdated: bool) -> None:
+    assert quoting.cached_quote_outdated(quoted, outcome) is outdated
+
+
+US_IL = Destination(41, "IL")
+
+
+@pytest.mark.parametrize(("a", "b", "same"), [
+    ((US_IL, [("A", 1), ("B", 2)]), (US_IL, [("B", 2), ("A", 1)]), True),  # line order
+    ((US_IL, [("A", 2)]), (US_IL, [("A", 1), ("A", 1)]), True),  # one item over two lines
+    ((US_IL, [("A", 1)]), (Destination(41, " il "), [(" A", 1)]), True),  # case, spaces
+    ((US_IL, [("A", 1)]), (Destination(41, None), [("A", 1)]), False),  # state
+    ((US_IL, [("A", 1)]), (Destination(41, "NY"), [("A", 1)]), False),
+    ((US_IL, [("A", 1)]), (Destination(235, "IL"), [("A", 1)]), False),  # country
+    ((US_IL, [("A", 1)]), (US_IL, [("A", 2)]), False),  # quantity
+    ((US_IL, [("A", 1)]), (US_IL, [("a", 1)]), False),  # SUNSKY's item numbers keep case
+    ((US_IL, [("A", 1)]), (US_IL, [("A", 1), ("B", 1)]), False),
+])
+def test_quote_key(a: tuple[Destination, list[tuple[str, int]]],
+                   b: tuple[Destination, list[tuple[str, int]]], same: bool) -> None:
+    assert (quoting.quote_key(*a) == quoting.quote_key(*b)) is same
 
 
 def test_a_balance_refusal_from_sunsky_keeps_its_words_and_gets_the_top_up_hint() -> None:

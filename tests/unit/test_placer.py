@@ -55,13 +55,17 @@ async def test_places_once_and_publishes_order_placed(
         OrderStatus.PLACING, OrderStatus.PLACED]
 
 
-async def test_steady_state_costs_two_sunsky_calls_per_order(
-        store: FakeStore, sunsky: FakeSunsky, placer: Placer) -> None:
+@pytest.mark.parametrize(("quote_cache_seconds", "quotes"), [(0, 5), (600, 1)])
+async def test_steady_state_costs_at_most_two_sunsky_calls_per_order(
+        store: FakeStore, sunsky: FakeSunsky, clock: Clock, quote_cache_seconds: float,
+        quotes: int) -> None:
+    settings = Settings(placing_settle_seconds=30, quote_cache_seconds=quote_cache_seconds)
+    placer = Placer(settings, fake_uow_factory(store), sunsky, clock=clock, sleep=clock.sleep)
     ids = [await seed_order(store, invoice_id=n) for n in range(1, 6)]
     for order_id in ids:
         await placer.handle(ready(order_id))
     per_order = [c for c in sunsky.calls if c not in {"getCountries", "getBalance"}]
-    assert len(per_order) == 2 * len(ids)
+    assert len(per_order) == len(ids) + quotes  # one cart: quoted once when cached
     assert sunsky.calls.count("getCountries") == 1 and sunsky.calls.count("getBalance") == 1
 
 

@@ -23,7 +23,9 @@ from shared.sunsky.models import ShippingWay, SunskyOrder
 from tests.builders import NOW, Clock, paid_order
 from tests.fakes import FakeStore, FakeSunsky, FakeUnitOfWork, fake_uow_factory
 
-SETTINGS = Settings(topic_prefix="t.", tracker_sweep_seconds=600, tracker_sweep_window_days=30)
+# These tests read every status of SUNSKY's list; the sweep by status: test_tracker_statuses.py.
+SETTINGS = Settings(tracker_status_filter=False, topic_prefix="t.", tracker_sweep_seconds=600,
+                    tracker_sweep_window_days=30)
 POSTNORD = ShippingWay(id=246, name="Postnord", queryUrl="https://t.17track.net/en#nums=")
 S = OrderStatus
 

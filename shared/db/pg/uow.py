@@ -15,6 +15,7 @@ from shared.db.pg.accounts import PgAdminAccounts, PgHealthReads, PgIdempotencyK
 from shared.db.pg.orders import PgOrderRepository
 from shared.db.pg.outbox import PgOutbox
 from shared.db.pg.overview import PgOverview
+from shared.db.pg.quotes import PgQuoteCache
 from shared.db.pg.records import PgInbox, PgLocks, PgReplays, PgSettingsStore
 from shared.db.pg.tracking import PgTrackingReads
 from shared.db.repository import (
@@ -26,6 +27,7 @@ from shared.db.repository import (
     OrderRepository,
     Outbox,
     Overview,
+    QuoteCache,
     Replays,
     SettingsStore,
     TrackingReads,
@@ -45,6 +47,7 @@ class PgUnitOfWork:
     accounts: AdminAccounts
     idempotency: IdempotencyKeys
     health: HealthReads
+    quotes: QuoteCache
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
@@ -64,6 +67,7 @@ class PgUnitOfWork:
                                                    PgReplays(conn))
         self.overview, self.accounts = PgOverview(conn), PgAdminAccounts(conn)
         self.idempotency, self.health = PgIdempotencyKeys(conn), PgHealthReads(conn)
+        self.quotes = PgQuoteCache(conn)
         return self
 
     async def __aexit__(self, et: type[BaseException] | None, e: BaseException | None,
