@@ -12,8 +12,9 @@ A partition that starts over (the embedded broker lost its data and re-created t
 on Kafka, a topic deleted and re-created) has offsets from 0 again, but Faust keeps the last
 offset it read and silently drops every message below it ("DROPPED MESSAGE ROFF", debug
 level only), so new work waits until the new offsets pass the old ones. ``forget_restarted``
-notices a partition whose log end is below what was read from it and forgets what Faust knew
-of it, as a revocation would: its messages are read again from where the consumer stands
+notices a partition whose log end is below what was read from it and whose fetch position fell
+back there too (the client reset to the new log's start), and forgets what Faust knew of it,
+as a revocation would: the partition is read again from its new start
 (at-least-once; every consumer here is idempotent).
 """
 
@@ -57,8 +58,19 @@ class _Consumer(driver.Consumer):
             ends = await self.highwaters(*reads)
         except Exception:  # the broker is away or mid-rebalance: look again next time
             return []
-        # strictly below: Tansu may report the end of a multi-record batch one short
-        restarted = [tp for tp, read in reads.items() if (ends.get(tp) or 0) < read]
+        # Tansu may report the end of a partition short after multi-record batches, so a low end
+        # alone proves nothing: the partition started over only if the consumer's own fetch
+        # position fell back to or below what it read (reset to the new log's start).
+        restarted = []
+        for tp, read in reads.items():
+            if (ends.get(tp) or 0) >= read:
+                continue
+            try:
+                position = await self._thread.position(tp)
+            except Exception:  # not assigned any more, or the broker is away: next time
+                continue
+            if position is not None and position <= read:
+                restarted.append(tp)
         for tp in restarted:
             for known in (self._gap, self._acked, self._acked_index, self._committed_offset):
                 known.pop(tp, None)
