@@ -160,8 +160,11 @@ class SunskyHttp:
             await self.budget.acquire(self.priority, deadline)
         except DeadlinePassed as exc:
             raise not_sent(path, [f"no call slot before the deadline: {exc}"]) from None
-        except BudgetUnavailable as exc:
-            raise not_sent(path, [f"the account's call budget cannot be read: {exc}"]) from None
+        except BudgetUnavailable as exc:  # PostgreSQL away: transient, a read retries it, and
+            # an order that could not even ask is retried by itself (nothing left, nothing owed)
+            raise SunskyTransientError(
+                "BUDGET_UNAVAILABLE", [f"not sent: the account's call budget cannot be read: "
+                                       f"{exc}"], endpoint=path) from None
         refusal = _expired(deadline)
         if refusal is None and confirm is not None:
             refusal = await confirm() or _expired(deadline)

@@ -15,7 +15,14 @@ import pytest
 from pydantic import ValidationError
 
 from shared.settings import Settings
-from shared.sunsky.budget import PAUSE_SECONDS, BudgetConfig, CallBudget, Priority
+from shared.sunsky.budget import (
+    PAUSE_SECONDS,
+    BudgetConfig,
+    BudgetUnavailable,
+    CallBudget,
+    Priority,
+    Taken,
+)
 from shared.sunsky.client import SunskyClient
 from shared.sunsky.errors import (
     SunskyAuthError,
@@ -449,6 +456,37 @@ async def test_a_throttled_answer_pauses_the_whole_account() -> None:
 
     # the retry waited out the account's pause (2 s), not just the read's own back-off
     assert clock.now - 100.0 >= PAUSE_SECONDS
+
+
+class _BlinkingStore(FakeBudgetStore):
+    """PostgreSQL away for the first ``down`` takes (a restart: stale pooled connections)."""
+
+    def __init__(self, config: BudgetConfig, clock: FakeClock, down: int) -> None:
+        super().__init__(config, clock)
+        self.down = down
+
+    async def take(self, priority: Priority, want: int, *, now: float | None = None) -> Taken:
+        if self.down:
+            self.down -= 1
+            raise BudgetUnavailable("ConnectionDoesNotExistError: connection was closed")
+        return await super().take(priority, want, now=now)
+
+
+async def test_a_budget_blip_is_transient_a_read_rides_it_out_and_nothing_is_sent_meanwhile(
+        ) -> None:
+    clock = FakeClock()
+    config = BudgetConfig(4.0, 1, tracking_share=0)
+    store = _BlinkingStore(config, clock, down=1)
+    server = FakeSunsky(ok("1"))
+    async with client_for(server, budget=CallBudget(config, store, clock=clock,
+                                                    sleep=clock.sleep)) as client:
+        assert await client.get_balance() == Decimal("1")
+        store.down = 5
+        with pytest.raises(SunskyTransientError) as refused:
+            await client.get_balance()
+
+    assert len(server.requests) == 1  # the refused attempts never left
+    assert refused.value.code == "BUDGET_UNAVAILABLE" and refused.value.retryable
 
 
 def test_from_settings_uses_the_sunsky_settings() -> None:
