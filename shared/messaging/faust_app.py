@@ -160,7 +160,11 @@ def consume(app: faust.App, topic: Any, name: str, handle: Handler,
             log_context.start_message(topic=message.topic, partition=message.partition,
                                       offset=message.offset, key=message.key)
             started = metrics.message_started(name, token)
-            fate = await process(message, handle, dead_letters())
+            try:
+                fate = await process(message, handle, dead_letters())
+            except BaseException:  # cancelled on revocation: not busy any more (no alert)
+                metrics.message_abandoned(name, token)
+                raise
             metrics.message_finished(name, token, message.topic, fate, started)
 
     agent.__name__ = name

@@ -85,6 +85,11 @@ def message_started(agent: str, token: int) -> float:
     return time.perf_counter()
 
 
+def message_abandoned(agent: str, token: int) -> None:
+    """The actor was cancelled mid-message (its partition revoked): no longer in flight."""
+    _in_flight.get(agent, {}).pop(token, None)
+
+
 def message_finished(agent: str, token: int, topic: str, outcome: str, started: float) -> None:
     _in_flight.get(agent, {}).pop(token, None)
     MESSAGES.labels(topic, outcome).inc()

@@ -61,3 +61,18 @@ def test_the_database_check_fails_until_the_pool_exists(tmp_path: Path) -> None:
 
     resources.pool = Pool()
     assert asyncio.run(check()) == "pass"
+
+
+def test_a_message_cancelled_with_its_partition_is_no_longer_in_flight() -> None:
+    from prometheus_client import REGISTRY
+
+    from shared.observability import metrics
+
+    def busy_since() -> float | None:
+        return REGISTRY.get_sample_value(
+            "sunsky_dropship_agent_busy_since_timestamp_seconds", {"agent": "unit-revoked"})
+
+    metrics.message_started("unit-revoked", 1)
+    assert (busy_since() or 0) > 0
+    metrics.message_abandoned("unit-revoked", 1)  # what the agent does when it is cancelled
+    assert busy_since() == 0.0  # the stalled-consumer alert has nothing to fire on
