@@ -44,6 +44,7 @@ from shared.sunsky.port import Sunsky
 logger = logging.getLogger(__name__)
 
 STOP_FLUSH_SECONDS = 3.0
+POOL_CLOSE_SECONDS = 3.0  # then the pool is terminated: within the worker's stop deadline
 
 
 class Runtime:
@@ -147,7 +148,12 @@ class Runtime:
                 await _close(resource)
         self._owned.clear()
         if self.pool is not None:
-            await self.pool.close()
+            try:  # close() waits for every connection: an agent mid-message may still hold one
+                await asyncio.wait_for(self.pool.close(), POOL_CLOSE_SECONDS)
+            except TimeoutError:
+                logger.warning("%s: PostgreSQL connections still in use after %.0fs: closed "
+                               "(their transactions roll back)", self.service, POOL_CLOSE_SECONDS)
+                self.pool.terminate()
             self.pool = None
 
 
