@@ -171,8 +171,9 @@ class CallbackInbox:
             await self._ready.wait()
             if self._closing and not self._pending:
                 return
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._due.wait(), self._batch_seconds)
+            with contextlib.suppress(TimeoutError):  # not wait_for: 3.11's loses a cancel
+                async with asyncio.timeout(self._batch_seconds):
+                    await self._due.wait()
             await self.verify_batch()
 
     async def verify_batch(self) -> None:

@@ -643,3 +643,18 @@ async def test_a_closed_inbox_verifies_its_backlog_batch_by_batch_then_returns()
     await asyncio.wait_for(inbox.run(), 5)
     assert verified.batches == [["1", "2"], ["3", "4"], ["5"]] and inbox.idle
     await asyncio.wait_for(inbox.run(), 1)  # closed with nothing waiting: returns at once
+
+
+async def test_an_inbox_cancelled_as_its_batch_falls_due_still_stops() -> None:
+    """Python 3.11's ``asyncio.wait_for`` lost a cancel that came with the event it awaited."""
+    inbox = CallbackInbox(Verified(1), batch_seconds=3600, batch_max=1)
+    task = asyncio.create_task(inbox.run())
+    await asyncio.sleep(0.01)  # waiting for a first number
+    inbox.offer("1", "order/shipped")  # due at once (batch_max)
+    await asyncio.sleep(0)  # run() is waiting for the batch to fall due: it is
+    task.cancel()
+    done, _ = await asyncio.wait([task], timeout=3)
+    if not done:  # still running: stop it for good before failing
+        task.cancel()
+        await asyncio.wait([task], timeout=3)
+    assert done == {task} and task.cancelled()
