@@ -18,8 +18,9 @@ from shared.sunsky.budget import Priority
 
 SERVICE = "tracker"
 # Callbacks still waiting at a stop get this long to be verified, so that the relay's flush
-# (shared/runtime.py) and Faust's own stop still fit in WORKER_STOP_SECONDS (12 s).
-STOP_VERIFY_SECONDS = 4.0
+# and the pool's close (3 s each at most, shared/runtime.py) and Faust's own stop still fit in
+# WORKER_STOP_SECONDS (12 s).
+STOP_VERIFY_SECONDS = 3.0
 
 logger = logging.getLogger(__name__)
 
