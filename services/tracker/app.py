@@ -4,7 +4,7 @@ the reconciliation sweep, all in one process (``dropship worker tracker``)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +17,12 @@ from shared.settings import TOPIC_ORDER_PLACED, Settings
 from shared.sunsky.budget import Priority
 
 SERVICE = "tracker"
+# Callbacks still waiting at a stop get this long to be verified, so that the relay's flush
+# and the pool's close (3 s each at most, shared/runtime.py) and Faust's own stop still fit in
+# WORKER_STOP_SECONDS (12 s).
+STOP_VERIFY_SECONDS = 3.0
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -31,8 +37,8 @@ class TrackerParts:
 class TrackerResources:
     """The runtime plus what only the tracker has: the callback endpoint and its inbox."""
 
-    def __init__(self, parts: TrackerParts) -> None:
-        self._parts = parts
+    def __init__(self, parts: TrackerParts, *, stop_seconds: float = STOP_VERIFY_SECONDS) -> None:
+        self._parts, self._stop_seconds = parts, stop_seconds
         self._inbox_task: asyncio.Task[None] | None = None
 
     @property
@@ -45,13 +51,26 @@ class TrackerResources:
         await self._parts.server.start()
 
     async def stop(self) -> None:
-        await self._parts.server.stop()
-        if self._inbox_task is not None:
-            self._inbox_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._inbox_task
-            self._inbox_task = None
+        await self._parts.server.stop()  # no callback comes in any more
+        await self._verify_waiting()
         await self._parts.runtime.stop()
+
+    async def _verify_waiting(self) -> None:
+        """SUNSKY got its 200 for the callbacks in the inbox and will not send them again:
+        verify them now instead of at the window's end, for at most ``stop_seconds``."""
+        task, self._inbox_task = self._inbox_task, None
+        if task is None:
+            return
+        inbox = self._parts.inbox
+        inbox.close()
+        try:
+            await asyncio.wait_for(task, self._stop_seconds)
+        except TimeoutError:  # the inbox put back the batch it was verifying
+            logger.warning("stopping: %d SUNSKY callback numbers left to the sweep (not "
+                           "verified within %gs)", inbox.pending, self._stop_seconds)
+        except Exception as exc:  # the inbox's task failed before: still stop the runtime
+            logger.error("stopping: the callback inbox had failed (%r); %d SUNSKY callback "
+                         "numbers left to the sweep", exc, inbox.pending)
 
 
 def bootstrap(settings: Settings, **overrides: Any) -> TrackerParts:

@@ -18,8 +18,9 @@ already waiting is not queued twice. At most ``max_pending`` numbers (20 x ``bat
 beyond that the endpoint answers 503 and SUNSKY sends the callback again 5 minutes later, so
 memory stays bounded while verification lags (SUNSKY slow or down).
 
-Queued numbers live in memory: a crash loses them after SUNSKY got its 200, and the sweep
-finds those orders instead.
+Queued numbers live in memory. A stop verifies them first, with no window, for a few seconds
+(``close``; ``services/tracker/app.py``); what a crash, or a stop that ran out of time, loses
+after SUNSKY got its 200 the sweep finds instead.
 """
 
 from __future__ import annotations
@@ -118,7 +119,7 @@ class CallbackInbox:
         self._pending: dict[str, str] = {}
         # ready: something waits; due: a batch may go without waiting for more
         self._ready, self._due = asyncio.Event(), asyncio.Event()
-        self._verifying = False
+        self._verifying = self._closing = False
         self.batches = 0
 
     def offer(self, number: str, event: str) -> Offer:
@@ -158,12 +159,21 @@ class CallbackInbox:
             return self._opened_at
         return self._opened_at + timedelta(seconds=self._batch_seconds)
 
+    def close(self) -> None:
+        """Stopping: the window is over, ``run`` verifies what waits back to back and returns."""
+        self._closing = True
+        self._ready.set()
+        self._due.set()
+
     async def run(self) -> None:
-        """Verify batches until cancelled."""
+        """Verify batches until cancelled, or until closed and nothing waits."""
         while True:
             await self._ready.wait()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._due.wait(), self._batch_seconds)
+            if self._closing and not self._pending:
+                return
+            with contextlib.suppress(TimeoutError):  # not wait_for: 3.11's loses a cancel
+                async with asyncio.timeout(self._batch_seconds):
+                    await self._due.wait()
             await self.verify_batch()
 
     async def verify_batch(self) -> None:
@@ -172,6 +182,11 @@ class CallbackInbox:
         self._verifying = True
         try:
             await self._verify_until_done(batch)
+        except asyncio.CancelledError:  # stopped mid-batch: still unverified, still counted
+            self._pending = {**batch, **self._pending}
+            self._ready.set()
+            self._due.set()
+            raise
         finally:
             self._verifying = False
 
@@ -179,10 +194,10 @@ class CallbackInbox:
         """The ``batch_max`` longest-waiting numbers; what is left waited already: due now."""
         batch = {n: self._pending.pop(n) for n in
                  list(itertools.islice(self._pending, self._batch_max))}
-        if not self._pending:
+        if not self._pending and not self._closing:
             self._ready.clear()
             self._due.clear()
-        else:  # what is left waited a whole window already
+        else:  # what is left waited a whole window already (or: closing, none waits)
             self._due.set()
         return batch
 

@@ -3,9 +3,9 @@
 A sweep that lists every order of its created-date windows pages through orders long final
 (and every open one unchanged). Where SUNSKY honours ``getOrderList``'s ``status`` filter, the
 sweep asks instead for what an open order can have become: Paid (2) for the orders SUNSKY had
-not yet shown paid, Shipped (3) for those it had not shipped when we last read them, Delivered
-(5) and Cancelled (4) for all; an open order none
-of these lists shows has not moved. The status filter is only reported by third parties, so
+not yet shown paid, Shipped (3) for those not yet Shipped here with a tracking number (whatever
+SUNSKY's status when we last read them), Delivered (5) and Cancelled (4) for all; an open order
+none of these lists shows has not moved. The status filter is only reported by third parties, so
 every filtered page is checked: one that carries an order in another status means SUNSKY ignores
 the filter, and the tracker falls back to reading every status (``reading.py``'s unfiltered
 windows) for ``RECHECK`` before it tries the filter again.
@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 
 from shared.domain.order import Order, OrderStatus
+from shared.domain.tracking import TRACKED
 
 logger = logging.getLogger(__name__)
 
@@ -56,13 +57,23 @@ class StatusFilter:
 
 def passes(orders: Sequence[Order]) -> list[tuple[int, list[Order]]]:
     """(status to list, orders whose created-date windows to list it in)."""
-    everything = [o for o in orders if o.sunsky is not None]
+    everything = [o for o in orders if o.sunsky is not None and o.status in TRACKED]
     # SUNSKY not yet seen paid, or Placed still (the order.placed that moves it on was lost)
     unpaid = [o for o in everything if _last_seen(o) < PAID or o.status == OrderStatus.PLACED]
-    unshipped = [o for o in everything if _last_seen(o) < SHIPPED]
+    unshipped = [o for o in everything if _may_ship(o)]
     return [(status, chosen) for status, chosen in
             ((PAID, unpaid), (SHIPPED, unshipped), (DELIVERED, everything),
              (CANCELLED, everything)) if chosen]
+
+
+def _may_ship(order: Order) -> bool:
+    """What a Shipped list can still change: not seen shipped yet; or seen shipped (raw 3, or a
+    code we do not know) but not followed (createOrder, or a look-up adopting the order, said
+    "shipped" and reading its tracking number failed: the order stays Placed or Processing);
+    or Shipped with no tracking number yet. Only a followed Shipped order with its number is
+    left out (a new number for it: order/tracking callbacks)."""
+    return (_last_seen(order) < SHIPPED or order.status != OrderStatus.SHIPPED
+            or not order.shipping.tracking_number)
 
 
 def _last_seen(order: Order) -> int:

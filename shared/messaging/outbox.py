@@ -175,8 +175,11 @@ class OutboxRelay:
     async def run(self) -> None:
         """Flush on every nudge, and at least every ``interval`` seconds, until cancelled."""
         while True:
+            # not asyncio.wait_for: in 3.11 it loses a cancel that comes with a nudge (a commit
+            # just before a stop), and the relay would then run on past the stop
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._interval)
+                async with asyncio.timeout(self._interval):
+                    await self._wake.wait()
             self._wake.clear()
             try:
                 await self.flush()

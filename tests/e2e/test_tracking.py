@@ -220,6 +220,31 @@ async def _more(trk: Tracking, number: str, before: int) -> bool:
     return await trk.details_calls(number) > before
 
 
+async def test_a_stopping_tracker_verifies_the_callbacks_waiting_in_its_window(
+        trk: Tracking) -> None:
+    """Review 12 finding 5: SUNSKY has its 200 and sends no more; the stop must not drop them."""
+    async with httpx.AsyncClient(base_url=trk.p.sandbox.base_url) as client:
+        await client.delete("/_sandbox/callbacks")  # this test's callback goes to one tracker
+    port = free_port()
+    await trk.p.start("tracker-window", "tracker", env={
+        "TRACKER_CALLBACK_PORT": str(port), "TRACKER_CALLBACK_BATCH_SECONDS": "3600",
+        "GROUP_PREFIX": f"{trk.p.settings.group_prefix}window"})
+    [(invoice, (_, number))] = (await trk.place(1)).items()
+    shipped = await trk.advance(number, "shipped", tracking_number="TRK-STOP")
+    async with httpx.AsyncClient() as client:
+        answer = await client.post(f"http://127.0.0.1:{port}/sunsky/callback",
+                                   json={"event": "order/shipped", "order": shipped})
+    assert answer.status_code == 200
+    await trk.p.wait_for_log("tracker-window", f"order {number}: queued for verification")
+    assert (await trk.p.statuses())[invoice] == "processing"  # waiting for its 1 h window
+
+    await asyncio.to_thread(trk.p.supervisor.stop, "tracker-window")
+    assert trk.p.supervisor.children["tracker-window"].process.returncode == 0
+    assert f"callbacks verified for {number}" in trk.p.log("tracker-window")
+    assert (await trk.p.statuses())[invoice] == "shipped"
+    assert (await trk.row(invoice))["tracking_number"] == "TRK-STOP"
+
+
 async def test_with_callbacks_off_the_sweep_alone_finishes_every_order(trk: Tracking) -> None:
     async with httpx.AsyncClient(base_url=trk.p.sandbox.base_url) as client:
         await client.delete("/_sandbox/callbacks")

@@ -4,6 +4,7 @@ against no row; a parked row is listed and re-sent by a person."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
@@ -129,3 +130,21 @@ async def test_resending_an_id_that_is_not_parked_says_so(store: FakeStore,
                        relay(store, broker, clock).flush)
     result = await retry_parked(ctx, (999,))
     assert result.released == [] and result.not_parked == [999]
+
+
+async def test_a_relay_nudged_as_it_is_cancelled_still_stops(
+        store: FakeStore, clock: Clock) -> None:
+    """A commit right before a stop nudges the relay in the same turn of the event loop as the
+    stop cancels it; Python 3.11's ``asyncio.wait_for`` then swallowed the cancellation and the
+    relay ran on, so the process only left by the 12 s stop deadline (the tracker verifying
+    its waiting callbacks at stop, review 12 finding 5)."""
+    outbox = relay(store, FakeBroker(), clock)
+    task = asyncio.create_task(outbox.run())
+    await asyncio.sleep(0.01)  # waiting for a nudge
+    outbox.nudge()
+    task.cancel()
+    done, _ = await asyncio.wait([task], timeout=3)
+    if not done:  # still running: stop it for good before failing
+        task.cancel()
+        await asyncio.wait([task], timeout=3)
+    assert done == {task} and task.cancelled()

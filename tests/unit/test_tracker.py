@@ -571,3 +571,90 @@ async def test_sweep_with_nothing_open_calls_nobody(sunsky: FakeSunsky,
                                                     reconciler: Reconciler) -> None:
     report = await reconciler.sweep()
     assert sunsky.calls == [] and report.orders == 0
+
+
+# --- callbacks waiting when the tracker stops (review 12, finding 5) ------------------------
+
+
+class _Part:
+    """A runtime or a callback server that starts and stops doing nothing."""
+
+    pool = None
+
+    async def start(self) -> None:
+        pass
+
+    async def stop(self) -> None:
+        pass
+
+
+def _resources(inbox: CallbackInbox, **kwargs: Any) -> Any:
+    from services.tracker.app import TrackerParts, TrackerResources
+
+    parts = TrackerParts(_Part(), None, None, inbox, _Part())  # type: ignore[arg-type]
+    return TrackerResources(parts, **kwargs)
+
+
+async def test_a_stopping_tracker_verifies_the_callbacks_waiting_in_their_window() -> None:
+    """SUNSKY has its 200 for these and sends them no more: stopping must not drop them."""
+    verified = Verified(3)
+    inbox = CallbackInbox(verified, batch_seconds=3600, batch_max=10)
+    resources = _resources(inbox)
+    await resources.start()
+    for number in "123":
+        inbox.offer(number, "order/shipped")
+    await asyncio.sleep(0.01)  # the inbox waits for its window: 1 h
+    assert verified.batches == []
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    await asyncio.wait_for(resources.stop(), 5)
+    assert verified.batches == [["1", "2", "3"]] and inbox.idle
+    assert loop.time() - began < 1  # done: no waiting out the stop's time limit
+
+
+async def test_a_stop_waits_for_verification_only_so_long_and_counts_what_is_left(
+        caplog: pytest.LogCaptureFixture) -> None:
+    started = asyncio.Event()
+
+    async def hangs(batch: Any) -> None:  # SUNSKY (or its call budget) not answering
+        started.set()
+        await asyncio.Event().wait()
+
+    inbox = CallbackInbox(hangs, batch_seconds=3600, batch_max=2)
+    resources = _resources(inbox, stop_seconds=0.1)
+    await resources.start()
+    for number in "123":
+        inbox.offer(number, "order/shipped")
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    with caplog.at_level(logging.WARNING, "services.tracker.app"):
+        await asyncio.wait_for(resources.stop(), 5)
+    assert started.is_set() and loop.time() - began < 1
+    assert inbox.pending == 3  # the batch it was verifying counts as left too
+    assert "3 SUNSKY callback numbers left to the sweep" in caplog.text
+
+
+async def test_a_closed_inbox_verifies_its_backlog_batch_by_batch_then_returns() -> None:
+    verified = Verified(5)
+    inbox = CallbackInbox(verified, batch_seconds=3600, batch_max=2)
+    for number in "12345":
+        inbox.offer(number, "order/shipped")
+    inbox.close()
+    await asyncio.wait_for(inbox.run(), 5)
+    assert verified.batches == [["1", "2"], ["3", "4"], ["5"]] and inbox.idle
+    await asyncio.wait_for(inbox.run(), 1)  # closed with nothing waiting: returns at once
+
+
+async def test_an_inbox_cancelled_as_its_batch_falls_due_still_stops() -> None:
+    """Python 3.11's ``asyncio.wait_for`` lost a cancel that came with the event it awaited."""
+    inbox = CallbackInbox(Verified(1), batch_seconds=3600, batch_max=1)
+    task = asyncio.create_task(inbox.run())
+    await asyncio.sleep(0.01)  # waiting for a first number
+    inbox.offer("1", "order/shipped")  # due at once (batch_max)
+    await asyncio.sleep(0)  # run() is waiting for the batch to fall due: it is
+    task.cancel()
+    done, _ = await asyncio.wait([task], timeout=3)
+    if not done:  # still running: stop it for good before failing
+        task.cancel()
+        await asyncio.wait([task], timeout=3)
+    assert done == {task} and task.cancelled()

@@ -5,16 +5,17 @@ and pages; the same over real HTTP: tests/integration/test_tracker_pg.py."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 
 from services.tracker.handlers import Tracker
 from services.tracker.reconcile import Reconciler
-from services.tracker.statuses import RECHECK
-from shared.domain.order import OrderStatus
+from services.tracker.statuses import RECHECK, passes
+from shared.domain.order import Order, OrderStatus, SunskyPlacement
 from shared.settings import Settings
-from tests.builders import Clock
+from tests.builders import Clock, paid_order
 from tests.fakes import FakeStore, FakeSunsky, fake_uow_factory
 from tests.unit.test_tracker import placed
 
@@ -98,6 +99,52 @@ async def test_a_callback_batch_stops_asking_for_a_status_sunsky_ignores(
     sunsky.calls.clear()
     await reconciler.verify({orders[3][1]: "order/shipped"})
     assert sunsky.calls == ["getOrderDetails"]
+
+
+async def shipped_at_sunsky_only(store: FakeStore, sunsky: FakeSunsky, n: int,
+                                 ours: OrderStatus) -> tuple[int, str]:
+    """An order whose stored raw SUNSKY status is already 3 with no tracking number (createOrder,
+    or a look-up adopting it, answered "shipped" and reading its tracking number failed), in
+    ``ours``; SUNSKY has the tracking number by now."""
+    order_id, number = await placed(store, sunsky, n, sunsky_status=3)
+    order = store.orders[order_id]
+    if ours != S.PLACED:
+        store.orders[order_id] = order.transition(ours, reason="t", actor="t",
+                                                  now=order.placed_at)
+    sunsky.advance(number, 3, tracking_number=f"YT{number}")
+    return order_id, number
+
+
+@pytest.mark.parametrize("ours", [S.PLACED, S.PROCESSING, S.SHIPPED])
+async def test_the_sweep_by_status_finds_what_sunsky_shipped_before_we_followed(
+        store: FakeStore, sunsky: FakeSunsky, reconciler: Reconciler, ours: OrderStatus) -> None:
+    """Review 12 finding 4: the Shipped pass once chose orders by the raw status last read
+    (< 3) only, so these stayed without Shipped or a tracking number until Delivered."""
+    order_id, number = await shipped_at_sunsky_only(store, sunsky, 1, ours)
+    report = await reconciler.sweep()
+    order = store.orders[order_id]
+    assert order.status == S.SHIPPED and order.shipping.tracking_number == f"YT{number}"
+    assert report.applied == 1 and report.details == 0
+
+
+def test_the_shipped_pass_leaves_out_only_what_a_shipped_list_cannot_change() -> None:
+    number = 0
+
+    def order(ours: OrderStatus, raw: int, tracking: str | None = None) -> Order:
+        nonlocal number
+        number += 1
+        base = paid_order(number)
+        return replace(base, status=ours, shipping=replace(base.shipping,
+                                                           tracking_number=tracking),
+                       sunsky=SunskyPlacement(str(number), raw, None, None, None))
+
+    open_ = [order(S.PLACED, 1), order(S.PROCESSING, 2), order(S.PLACED, 3),
+             order(S.PROCESSING, 3), order(S.SHIPPED, 3), order(S.PROCESSING, 9)]
+    followed = order(S.SHIPPED, 3, "YT1")  # its number changing: order/tracking callbacks
+    final = [order(S.DELIVERED, 5, "YT2"), order(S.CANCELLED, 4), order(S.DELIVERED, 3)]
+    chosen = dict(passes([*open_, followed, *final]))
+    assert chosen[3] == open_
+    assert chosen[4] == chosen[5] == [*open_, followed]  # never an order already final
 
 
 # --- the callback batch window (issue 12) ---------------------------------------------------

@@ -58,7 +58,13 @@ class PgUnitOfWork:
     async def __aenter__(self) -> PgUnitOfWork:
         conn = self._conn = await self._pool.acquire()
         self._tx = conn.transaction()
-        await self._tx.start()
+        try:
+            await self._tx.start()
+        except BaseException:  # cancelled in BEGIN (a stop): no __aexit__ releases it, and
+            conn.terminate()  # pool.close() would wait for it for ever; its state is unknown
+            await self._pool.release(conn)
+            self._conn = None
+            raise
         self._committed = False
         self._orders = PgOrderRepository(conn)
         self.orders, self.tracking = self._orders, PgTrackingReads(conn)
