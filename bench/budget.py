@@ -48,14 +48,11 @@ from pipeline_harness import (
     Monitor,
     Processes,
     SandboxControl,
-    cancel,
+    open_stack,
     order_rows,
-    start_sandbox,
 )
 from pipeline_workload import paid_events, publish_burst
 
-from devtools.broker import EmbeddedBroker, free_port
-from devtools.postgres import resolve_database_url
 from devtools.supervisor import dropship_argv
 from shared.db.migrate import migrate
 from shared.db.pool import create_pool, quote_ident
@@ -186,22 +183,9 @@ async def wait_placed(pool: asyncpg.Pool, invoice_ids: list[str], *,
 
 async def run(args: argparse.Namespace, log_dir: Path) -> list[Result]:
     async with AsyncExitStack() as stack:
-        broker = EmbeddedBroker(port=free_port(), log_path=log_dir / "broker.log")
-        stack.callback(broker.stop)
-        broker.start()
-        procs = Processes(log_dir)
-        stack.callback(procs.stop_all)
-        monitor = Monitor()
-        stack.push_async_callback(cancel, asyncio.create_task(monitor.run()))
-        sandbox = await start_sandbox(procs, monitor)
-        stack.push_async_callback(sandbox.aclose)
-        publisher = KafkaPublisher(broker.bootstrap, client_id="bench-budget")
-        stack.push_async_callback(publisher.stop)
-        await publisher.start()
-        base = Settings(kafka_bootstrap_servers=broker.bootstrap,
-                        topic_partitions=args.partitions, kafka_session_timeout_seconds=2)
-        base = base.model_copy(update={"database_url": await resolve_database_url(base)})
-        bench = Bench(args, base, procs, monitor, sandbox, publisher)
+        run = await open_stack(stack, log_dir, partitions=args.partitions,
+                               client_id="bench-budget")
+        bench = Bench(args, run.base, run.procs, run.monitor, run.sandbox, run.publisher)
         return [await bench.scenario(rate) for rate in args.rates]
 
 

@@ -63,12 +63,11 @@ from pipeline_harness import (
     Monitor,
     Processes,
     SandboxControl,
-    cancel,
     host_busy,
+    open_stack,
     order_rows,
     postgres_cpu_seconds,
     postgres_version,
-    start_sandbox,
     wait_terminal,
 )
 from pipeline_report import (
@@ -89,8 +88,6 @@ from pipeline_workload import (
     scenario_specs,
 )
 
-from devtools.broker import EmbeddedBroker, free_port
-from devtools.postgres import resolve_database_url
 from devtools.supervisor import dropship_argv
 from shared.db.migrate import migrate
 from shared.db.pool import create_pool, quote_ident
@@ -284,23 +281,9 @@ async def run(args: argparse.Namespace,
 
 async def _setup(stack: AsyncExitStack, args: argparse.Namespace, log_dir: Path) -> Bench:
     """Broker, sandbox, publisher and monitor; each one's stop is pushed on ``stack``."""
-    broker = EmbeddedBroker(port=free_port(), log_path=log_dir / "broker.log")
-    stack.callback(broker.stop)
-    broker.start()
-    procs = Processes(log_dir)
-    stack.callback(procs.stop_all)
-    monitor = Monitor()
-    monitor.watch("broker", broker.pid or 0)
-    stack.push_async_callback(cancel, asyncio.create_task(monitor.run()))
-    sandbox = await start_sandbox(procs, monitor)
-    stack.push_async_callback(sandbox.aclose)
-    publisher = KafkaPublisher(broker.bootstrap, client_id="bench-pipeline")
-    stack.push_async_callback(publisher.stop)
-    await publisher.start()
-    base = Settings(kafka_bootstrap_servers=broker.bootstrap,
-                    topic_partitions=args.partitions, kafka_session_timeout_seconds=2)
-    base = base.model_copy(update={"database_url": await resolve_database_url(base)})
-    return Bench(args, base, procs, monitor, sandbox, publisher)
+    run = await open_stack(stack, log_dir, partitions=args.partitions,
+                           client_id="bench-pipeline", watch_broker=True)
+    return Bench(args, run.base, run.procs, run.monitor, run.sandbox, run.publisher)
 
 
 def main() -> None:

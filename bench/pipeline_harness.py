@@ -6,6 +6,7 @@
   through psutil.
 * ``SandboxControl``: the sandbox's ``/_sandbox`` controls over HTTP (reset, latency, request
   log); ``start_sandbox`` runs ``dropship sandbox`` as a child on a free port.
+* ``open_stack``: the broker, the sandbox, a publisher and the monitor for a benchmark run.
 * ``wait_terminal`` / ``order_rows``: polling ``orders`` until each invoice of a phase ended.
 * ``host_busy`` / ``postgres_cpu_seconds``: whole-host and whole-PostgreSQL CPU, for context.
 """
@@ -17,6 +18,7 @@ import contextlib
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,8 +26,11 @@ import asyncpg
 import httpx
 import psutil
 
-from devtools.broker import free_port
+from devtools.broker import EmbeddedBroker, free_port
+from devtools.postgres import resolve_database_url
 from devtools.supervisor import Supervisor, dropship_argv
+from shared.messaging.publisher import KafkaPublisher
+from shared.settings import Settings
 
 READY_LINE = "assigned partitions:"
 TERMINAL = ("placed", "api_failed")
@@ -199,6 +204,39 @@ async def start_sandbox(procs: Processes, monitor: Monitor) -> SandboxControl:
     sandbox = SandboxControl(f"http://127.0.0.1:{port}")
     await sandbox.wait_healthy()
     return sandbox
+
+
+@dataclass
+class BenchStack:
+    base: Settings  # broker, database and partitions of the run
+    procs: Processes
+    monitor: Monitor
+    sandbox: SandboxControl
+    publisher: KafkaPublisher
+
+
+async def open_stack(stack: AsyncExitStack, log_dir: Path, *, partitions: int, client_id: str,
+                     watch_broker: bool = False) -> BenchStack:
+    """An embedded broker, the sandbox, a started publisher and the monitor; each one's stop
+    is pushed on ``stack``."""
+    broker = EmbeddedBroker(port=free_port(), log_path=log_dir / "broker.log")
+    stack.callback(broker.stop)
+    broker.start()
+    procs = Processes(log_dir)
+    stack.callback(procs.stop_all)
+    monitor = Monitor()
+    if watch_broker:
+        monitor.watch("broker", broker.pid or 0)
+    stack.push_async_callback(cancel, asyncio.create_task(monitor.run()))
+    sandbox = await start_sandbox(procs, monitor)
+    stack.push_async_callback(sandbox.aclose)
+    publisher = KafkaPublisher(broker.bootstrap, client_id=client_id)
+    stack.push_async_callback(publisher.stop)
+    await publisher.start()
+    base = Settings(kafka_bootstrap_servers=broker.bootstrap, topic_partitions=partitions,
+                    kafka_session_timeout_seconds=2)
+    base = base.model_copy(update={"database_url": await resolve_database_url(base)})
+    return BenchStack(base, procs, monitor, sandbox, publisher)
 
 
 async def cancel(task: asyncio.Task[None]) -> None:
