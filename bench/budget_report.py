@@ -104,8 +104,9 @@ def render(results: list[Result], command: str, started: datetime, seconds: floa
         paths.update(r.calls())
     lines += ["", "Calls by path, all runs: " + ", ".join(
         f"`{p}` {n}" for p, n in paths.most_common()) + ".", "",
-        "This mix quotes nearly every cart fresh (distinct carts), so the quote cache barely "
-        "shows here; calls per placed order on the realistic mix are in "
+        "Carts of this mix (one or two SKUs of the sandbox's small catalogue) repeat far more "
+        "than a shop's, so its quote-cache hits overstate what a shop gets; calls per placed "
+        "order on a realistic mix are in "
         "[SUNSKY calls per placed order (issue 12)](#sunsky-calls-per-placed-order-issue-12)."]
     return "\n".join(lines) + "\n"
 
