@@ -149,7 +149,8 @@ class Runtime:
         self._owned.clear()
         if self.pool is not None:
             try:  # close() waits for every connection: an agent mid-message may still hold one
-                await asyncio.wait_for(self.pool.close(), POOL_CLOSE_SECONDS)
+                async with asyncio.timeout(POOL_CLOSE_SECONDS):  # not wait_for: see outbox.py
+                    await self.pool.close()
             except TimeoutError:
                 logger.warning("%s: PostgreSQL connections still in use after %.0fs: closed "
                                "(their transactions roll back)", self.service, POOL_CLOSE_SECONDS)
