@@ -35,6 +35,8 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from pipeline_doc import replace_section  # noqa: E402  (bench/, the script's folder)
+
 from application import accounts  # noqa: E402
 from application.context import AdminContext  # noqa: E402
 from devtools.broker import free_port  # noqa: E402
@@ -219,14 +221,7 @@ def report(results: list[tuple[str, list[float]]], n: int, requests: int,
 
 
 def write_section(text: str) -> None:
-    path = ROOT / "docs" / "BENCHMARKS.md"
-    current = path.read_text()
-    head = "## Admin Orders list (issue 10)"
-    if head in current:
-        before, _, rest = current.partition(head)
-        after = rest.split("\n## ", 1)
-        current = before + (("## " + after[1]) if len(after) > 1 else "")
-    path.write_text(current.rstrip() + "\n\n" + text)
+    replace_section(ROOT / "docs" / "BENCHMARKS.md", "## Admin Orders list (issue 10)", text)
 
 
 async def main() -> None:

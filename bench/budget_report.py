@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from pipeline_doc import INTRO, machine_line
+from pipeline_doc import machine_line, replace_section
 
 HEADING = "## Call budget (issue 12)"
 ANALYSIS = "### Reading the table"
@@ -113,17 +113,5 @@ def render(results: list[Result], command: str, started: datetime, seconds: floa
 
 def write_section(path: Path, section: str) -> None:
     """Replace (or append) ``HEADING`` in ``path``, keeping other sections and our analysis."""
-    text = path.read_text() if path.exists() else INTRO
-    start = text.find(f"\n{HEADING}\n")
-    if start < 0:
-        before, old, after = text, "", ""
-    else:
-        end = text.find("\n## ", start + 1)
-        end = len(text) if end < 0 else end + 1
-        before, old, after = text[:start + 1], text[start + 1:end], text[end:]
-    at = old.find(f"\n{ANALYSIS}")
-    analysis = old[at + 1:] if at >= 0 else ""
-    new = section.rstrip() + "\n" + (f"\n{analysis.rstrip()}\n" if analysis else "")
-    joined = before.rstrip() + "\n\n" + new + ("\n" + after.lstrip() if after.strip() else "")
-    path.write_text(joined)
+    replace_section(path, HEADING, section, keep=ANALYSIS)
 

@@ -35,7 +35,7 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pipeline_doc import machine_line
+from pipeline_doc import machine_line, replace_section
 
 from devtools.broker import EmbeddedBroker, free_port
 from devtools.perfex_events import encode, invoice_event
@@ -237,14 +237,7 @@ def render(phases: list[Phase], command: str, args: argparse.Namespace, load: st
 
 def write_section(markdown: str) -> None:
     """Replace only this section of docs/BENCHMARKS.md."""
-    text = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n"
-    start = text.find(HEADING)
-    if start < 0:
-        text = text.rstrip("\n") + "\n\n" + markdown
-    else:
-        end = text.find("\n## ", start + len(HEADING))
-        text = text[:start] + markdown + (text[end + 1:] if end >= 0 else "")
-    DOCS.write_text(text)
+    replace_section(DOCS, HEADING, markdown)
 
 
 async def main(args: argparse.Namespace) -> None:

@@ -29,6 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from pipeline_doc import replace_section  # noqa: E402  (bench/, the script's folder)
 from prometheus_client import REGISTRY, generate_latest  # noqa: E402
 
 from bench.admin import percentile, prepare  # noqa: E402
@@ -144,13 +145,7 @@ message's own cost (a PostgreSQL transaction and a Kafka hop: milliseconds); ren
 
 
 def write_section(text: str) -> None:
-    path = ROOT / "docs" / "BENCHMARKS.md"
-    current = path.read_text()
-    if HEAD in current:
-        before, _, rest = current.partition(HEAD)
-        after = rest.split("\n## ", 1)
-        current = before + (("## " + after[1]) if len(after) > 1 else "")
-    path.write_text(current.rstrip() + "\n\n" + text)
+    replace_section(ROOT / "docs" / "BENCHMARKS.md", HEAD, text)
 
 
 async def main() -> None:

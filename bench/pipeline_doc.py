@@ -46,18 +46,26 @@ def cpu_model() -> str:
 # --- the file ----------------------------------------------------------------------------
 def write_section(path: Path, section: str) -> None:
     """Replace (or append) ``HEADING`` in ``path``; keep other sections and our analysis."""
+    replace_section(path, HEADING, section, keep=ANALYSIS)
+
+
+def replace_section(path: Path, heading: str, section: str, *, keep: str | None = None) -> None:
+    """Put ``section`` (starting with ``heading``) where ``heading``'s section stands in
+    ``path``, or at the end; other sections stay as they are. ``keep``: a hand-written
+    subsection of the old section that the new one carries on (the script does not write it).
+    Every benchmark writes docs/BENCHMARKS.md through this."""
     text = path.read_text() if path.exists() else INTRO
-    before, old, after = _split(text)
-    analysis = _subsection(old, ANALYSIS)
-    new = section.rstrip() + "\n" + (f"\n{analysis.rstrip()}\n" if analysis else "")
+    before, old, after = _split(text, heading)
+    kept = _subsection(old, keep) if keep else ""
+    new = section.rstrip() + "\n" + (f"\n{kept.rstrip()}\n" if kept else "")
     joined = before.rstrip() + "\n\n" + new + ("\n" + after.lstrip() if after.strip() else "")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(joined)
 
 
-def _split(text: str) -> tuple[str, str, str]:
-    """(text before our heading, our section, text from the next ``## `` heading on)."""
-    start = text.find(f"\n{HEADING}\n")
+def _split(text: str, heading: str) -> tuple[str, str, str]:
+    """(text before ``heading``, its section, text from the next ``## `` heading on)."""
+    start = text.find(f"\n{heading}\n")
     if start < 0:
         return text, "", ""
     end = text.find("\n## ", start + 1)

@@ -11,6 +11,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pipeline_doc import replace_section
+
 HEADING = "## Tracking (issue 5)"
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "BENCHMARKS.md"
 WAVE_HOUR = 10  # the daily warehouse hand-over, UTC
@@ -90,12 +92,4 @@ def _row(r: Any) -> str:
 
 def write_section(markdown: str, heading: str = HEADING) -> None:
     """Replace only this section of docs/BENCHMARKS.md (create the file when absent)."""
-    text = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n"
-    start = text.find(heading)
-    if start < 0:
-        text = text.rstrip("\n") + "\n\n" + markdown
-    else:
-        end = text.find("\n## ", start + len(heading))
-        text = text[:start] + markdown + (text[end + 1:] if end >= 0 else "")
-    DOCS.parent.mkdir(parents=True, exist_ok=True)
-    DOCS.write_text(text)
+    replace_section(DOCS, heading, markdown)
