@@ -17,16 +17,14 @@ from devtools.perfex_events import encode, invoice_event
 from schemas.perfex import INVOICE_EVENT
 from services.tracker.handlers import Tracker
 from services.tracker.reconcile import LAST_SWEEP, SWEEP_LOCK, Reconciler
-from shared.db.migrate import migrate
 from shared.db.pg import PgUnitOfWork
-from shared.db.pool import create_pool
 from shared.domain.intake import Save, decide_invoice_event
 from shared.domain.order import OrderStatus, SunskyPlacement
 from shared.domain.tracking import TRACKED
 from shared.settings import Settings
 from shared.sunsky.models import SunskyOrder
 from tests.fakes import FakeSunsky
-from tests.fixtures.stack import drop_schema
+from tests.fixtures.stack import schema_pool
 
 pytestmark = pytest.mark.integration
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -35,13 +33,8 @@ S = OrderStatus
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def pool(stack_settings: Settings) -> AsyncIterator[asyncpg.Pool]:
-    url, schema = stack_settings.database_url, f"{stack_settings.database_schema}_trkpg"
-    assert url is not None
-    created = await create_pool(url, schema)
-    await migrate(created, schema)
-    yield created
-    await created.close()
-    await drop_schema(url, schema)
+    async with schema_pool(stack_settings, "trkpg") as created:
+        yield created
 
 
 async def placed(pool: asyncpg.Pool, sunsky: FakeSunsky, placed_at: datetime) -> tuple[int, str]:

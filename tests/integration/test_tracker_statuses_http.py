@@ -18,15 +18,13 @@ from sandbox.runner import RunningSandbox
 from schemas.perfex import INVOICE_EVENT
 from services.tracker.handlers import Tracker
 from services.tracker.reconcile import Reconciler
-from shared.db.migrate import migrate
 from shared.db.pg import PgUnitOfWork
-from shared.db.pool import create_pool
 from shared.domain.intake import Save, decide_invoice_event
 from shared.domain.order import OrderStatus, SunskyPlacement
 from shared.settings import Settings
 from shared.sunsky.client import SunskyClient
 from shared.sunsky.models import CreateOrderRequest, DeliveryAddress
-from tests.fixtures.stack import drop_schema
+from tests.fixtures.stack import schema_pool
 
 pytestmark = pytest.mark.integration
 S = OrderStatus
@@ -35,14 +33,8 @@ LIST = "order!getOrderList.do"
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def pool(stack_settings: Settings) -> AsyncIterator[asyncpg.Pool]:
-    url = stack_settings.database_url
-    schema = f"{stack_settings.database_schema}_st{secrets.token_hex(3)}"
-    assert url is not None
-    created = await create_pool(url, schema)
-    await migrate(created, schema)
-    yield created
-    await created.close()
-    await drop_schema(url, schema)
+    async with schema_pool(stack_settings, f"st{secrets.token_hex(3)}") as created:
+        yield created
 
 
 async def processing(pool: asyncpg.Pool, sunsky: SunskyClient, n: int) -> tuple[int, str]:
